@@ -1,0 +1,3 @@
+from gkchat.cli import app
+
+app(prog_name="gkchat")

@@ -1,0 +1,89 @@
+"""Typed dependencies: the services, the caller's session and the caller's address."""
+
+from ipaddress import ip_address
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gkchat.api.cookies import SESSION_COOKIE, csrf_ok
+from gkchat.domain.errors import Forbidden, NotAuthenticated
+from gkchat.services.container import Services
+from gkchat.services.sessions import Authenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def authenticate(request: Request, services: ServicesDep) -> Authenticated:
+    """The caller's live session, from the Bearer header or else the session cookie."""
+    token = bearer_token(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token is None:
+            raise NotAuthenticated(
+                "Sign in first: send 'Authorization: Bearer <token>'.", code="not_authenticated"
+            )
+        if request.method not in SAFE_METHODS and not csrf_ok(request):
+            raise Forbidden(
+                "Cookie-authenticated writes need the X-CSRF-Token header.", code="csrf_failed"
+            )
+    auth = await services.sessions.authenticate(token)
+    request.state.auth = auth
+    return auth
+
+
+CurrentAuth = Annotated[Authenticated, Depends(authenticate)]
+
+
+def client_address(request: Request, services: ServicesDep) -> str | None:
+    """The caller's IP: the peer, or the nearest untrusted X-Forwarded-For hop behind a proxy."""
+    peer = request.client.host if request.client else None
+    trusted = services.settings.trusted_proxies
+    if peer is None or not trusted or not _is_in(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _is_in(hop, trusted):
+            return hop if _is_ip(hop) else peer
+    return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_in(address: str, networks: list) -> bool:  # type: ignore[type-arg]
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+
+
+def user_agent(request: Request) -> str | None:
+    return request.headers.get("user-agent")
+
+
+UserAgent = Annotated[str | None, Depends(user_agent)]

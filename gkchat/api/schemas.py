@@ -1,0 +1,103 @@
+"""Request and response bodies (Pydantic), used only at the edge."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from gkchat.domain.models import Session, User
+
+
+def _storable(value: str) -> str:
+    """Refuse what no database can store as text: NUL and unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no unpaired surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class RegisterIn(Body):
+    username: Text
+    email: Text
+    password: Text
+
+
+class LoginIn(Body):
+    login: Text
+    password: Text
+
+
+class PublicUser(BaseModel):
+    id: str
+    username: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "PublicUser":
+        return cls(id=user.id, username=user.username, created_at=user.created_at)
+
+
+class OwnUser(PublicUser):
+    email: str
+
+    @classmethod
+    def of(cls, user: User) -> "OwnUser":
+        return cls(id=user.id, username=user.username, created_at=user.created_at, email=user.email)
+
+
+class AuthOut(BaseModel):
+    user: OwnUser
+    token: str
+    expires_at: datetime
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    current: bool
+
+    @classmethod
+    def of(cls, session: Session, *, expires_at: datetime, current: bool) -> "SessionOut":
+        return cls(
+            id=session.id,
+            created_at=session.created_at,
+            expires_at=expires_at,
+            last_used_at=session.last_used_at,
+            user_agent=session.user_agent,
+            current=current,
+        )
+
+
+class SessionsOut(BaseModel):
+    sessions: list[SessionOut]
+
+
+class UsersOut(BaseModel):
+    users: list[PublicUser]
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,69 @@
+"""The one composition root: ``create_app(settings)`` builds every service and route."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from gkchat import __version__
+from gkchat.api.errors import install_error_handlers
+from gkchat.api.limits import BodyLimitMiddleware
+from gkchat.api.routes import auth, health, me, sessions, users
+from gkchat.clock import Clock, SystemClock
+from gkchat.config import Settings
+from gkchat.db.migrate import upgrade
+from gkchat.services.container import Services
+from gkchat.services.maintenance import run_maintenance
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("gkchat")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = Services.build(settings, clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await upgrade(services.db)
+        maintenance = asyncio.create_task(run_maintenance(services), name="gkchat-maintenance")
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await services.close()
+
+    app = FastAPI(
+        title="GK-Chat",
+        version=__version__,
+        summary="A self-hostable chat server. Contract: shared/API.md (v1).",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, me, sessions, users, health):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,182 @@
+"""The ``gkchat`` command: serve, migrate and user administration."""
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from gkchat.clock import SystemClock
+from gkchat.config import Settings
+from gkchat.domain.errors import DomainError
+from gkchat.services.container import Services
+
+T = TypeVar("T")
+
+app = typer.Typer(help="GK-Chat: a self-hostable chat server.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides GKCHAT_DATABASE_URL.", show_default=False),
+]
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", help="Overrides GKCHAT_DATA_DIR.", show_default=False),
+]
+
+
+def _settings(database_url: str | None = None, data_dir: str | None = None) -> Settings:
+    """Settings from the environment, with command-line overrides exported for workers too."""
+    if database_url:
+        os.environ["GKCHAT_DATABASE_URL"] = database_url
+    if data_dir:
+        os.environ["GKCHAT_DATA_DIR"] = data_dir
+    try:
+        return Settings()
+    except ValueError as exc:
+        typer.echo(f"Invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+    from gkchat.db.migrate import upgrade
+
+    async def main() -> T:
+        services = Services.build(settings, SystemClock())
+        try:
+            await upgrade(services.db)
+            return await action(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides GKCHAT_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides GKCHAT_PORT.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Overrides GKCHAT_WORKERS.")] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Migrate the database, then serve the API and web client."""
+    import uvicorn
+
+    from gkchat.db.engine import Database
+    from gkchat.db.migrate import upgrade
+
+    settings = _settings(database_url, data_dir)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    workers = workers or settings.workers
+
+    async def migrate_first() -> None:
+        database = Database(settings.resolved_database_url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(migrate_first())
+    typer.echo(f"GK-Chat on http://{host}:{port} ({settings.resolved_database_url.split('://')[0]})")
+    uvicorn.run(
+        "gkchat.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        # Client addresses come from X-Forwarded-For only via GKCHAT_TRUSTED_PROXIES.
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from gkchat.db.migrate import current_revision
+
+    settings = _settings(database_url, data_dir)
+    revision = _with_services(settings, lambda s: current_revision(s.db))
+    typer.echo(f"Database at revision {revision}.")
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    email: str,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="Read from GKCHAT_NEW_PASSWORD or asked for when not given.",
+            envvar="GKCHAT_NEW_PASSWORD",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an account."""
+    settings = _settings(database_url, data_dir)
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+    chosen = password
+    user = _with_services(
+        settings,
+        lambda s: s.accounts.create_user(username=username, email=email, password=chosen),
+    )
+    typer.echo(f"Created {user.username} ({user.id}).")
+
+
+@user_app.command("list")
+def user_list(
+    limit: Annotated[int, typer.Option(min=1, help="How many users to show.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="How many to skip.")] = 0,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List accounts, oldest first."""
+    settings = _settings(database_url, data_dir)
+    users = _with_services(settings, lambda s: s.accounts.list_users(limit=limit, offset=offset))
+    for user in users:
+        state = "disabled" if user.disabled else "active"
+        typer.echo(
+            f"{user.id}  {user.username:<32}  {user.email:<40}  "
+            f"{user.created_at:%Y-%m-%d %H:%M}  {state}"
+        )
+
+
+@user_app.command("disable")
+def user_disable(
+    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """Disable an account and end all of its sessions."""
+    settings = _settings(database_url, data_dir)
+    user = _with_services(settings, lambda s: s.accounts.set_disabled(username, disabled=True))
+    typer.echo(f"Disabled {user.username}; all of its sessions have ended.")
+
+
+@user_app.command("enable")
+def user_enable(
+    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """Enable a disabled account again."""
+    settings = _settings(database_url, data_dir)
+    user = _with_services(settings, lambda s: s.accounts.set_disabled(username, disabled=False))
+    typer.echo(f"Enabled {user.username}.")

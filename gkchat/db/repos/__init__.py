@@ -1,0 +1,1 @@
+"""Async storage functions: a connection in, domain objects out."""

@@ -1,0 +1,107 @@
+"""The schema as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+from gkchat.db.types import UTCDateTime
+
+ID = String(26)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(32), nullable=False),
+    # Lower-cased copies carry the case-insensitive uniqueness on both dialects.
+    Column("username_key", String(32), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False, server_default=false()),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the bearer token: a stolen database does not yield usable tokens.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=False),
+    Column("user_agent", String(512), nullable=True),
+    Index(None, "user_id", "created_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sender_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("content", Text(), nullable=False),
+    Column("client_id", String(128), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("edited_at", UTCDateTime(), nullable=True),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("sender_id", "client_id"),
+    Index(None, "sender_id", "recipient_id", "created_at"),
+    Index(None, "recipient_id", "sender_id", "created_at"),
+)
+
+friendships = Table(
+    "friendships",
+    metadata,
+    # One row per undirected pair: user_id1 is always the smaller id.
+    Column("user_id1", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id2", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("user_id1 < user_id2", name="ordered_pair"),
+    Index(None, "user_id2"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("reference_id", ID, nullable=True),
+    Column("content", String(500), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("read_at", UTCDateTime(), nullable=True),
+    Index(None, "user_id", "created_at"),
+)
+
+# Fixed-window failure counters for login throttling, shared by every server process.
+throttle_counters = Table(
+    "throttle_counters",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("count", Integer(), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Plain domain types: no framework imports here."""

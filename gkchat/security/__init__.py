@@ -1,0 +1,1 @@
+"""Password hashing, password rules and session tokens."""

@@ -1,0 +1,115 @@
+"""Sessions: creation at sign-in, authentication of tokens, listing and revocation."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gkchat.clock import Clock
+from gkchat.db.engine import Database
+from gkchat.db.repos import sessions as repo
+from gkchat.domain.errors import NotAuthenticated, NotFound
+from gkchat.domain.ids import is_valid_id, new_id
+from gkchat.domain.models import Session, User
+from gkchat.security.tokens import hash_token, new_token
+
+# last_used_at is written at most this often per session, not on every request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: User
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    session: Session
+    token: str
+
+
+class SessionService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        ttl: timedelta,
+        idle_timeout: timedelta,
+        max_per_user: int,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._ttl = ttl
+        self._idle_timeout = idle_timeout
+        self._max_per_user = max_per_user
+
+    def expires_at(self, session: Session) -> datetime:
+        """When the session dies if it is not used again: the hard limit or the idle limit."""
+        return min(session.expires_at, session.last_used_at + self._idle_timeout)
+
+    async def issue(
+        self, conn: AsyncConnection, *, user_id: str, user_agent: str | None
+    ) -> IssuedSession:
+        """Create a session inside the caller's transaction, evicting the oldest beyond the cap."""
+        now = self._clock.now()
+        token = new_token()
+        session = Session(
+            id=new_id(),
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + self._ttl,
+            last_used_at=now,
+            user_agent=user_agent[:512] if user_agent else None,
+        )
+        await repo.insert_session(conn, session, token_hash=hash_token(token))
+        await repo.delete_oldest_beyond(conn, user_id, keep=self._max_per_user)
+        return IssuedSession(session=session, token=token)
+
+    async def authenticate(self, token: str) -> Authenticated:
+        """Return the live session behind ``token`` or raise NotAuthenticated."""
+        async with self._db.read() as conn:
+            found = await repo.find_by_token_hash(conn, hash_token(token))
+        if found is None:
+            raise NotAuthenticated(
+                "The session token is not valid; sign in again.", code="invalid_token"
+            )
+        session, user = found
+        now = self._clock.now()
+        if user.disabled:
+            raise NotAuthenticated("This account has been disabled.", code="account_disabled")
+        if now >= self.expires_at(session):
+            raise NotAuthenticated(
+                "The session has expired; sign in again.", code="session_expired"
+            )
+        if now - session.last_used_at >= TOUCH_INTERVAL:
+            async with self._db.write() as conn:
+                await repo.touch(conn, session.id, now)
+            session = replace(session, last_used_at=now)
+        return Authenticated(user=user, session=session)
+
+    async def list_live(self, user_id: str) -> list[Session]:
+        now = self._clock.now()
+        async with self._db.read() as conn:
+            sessions = await repo.list_for_user(conn, user_id)
+        return [s for s in sessions if now < self.expires_at(s)]
+
+    async def revoke(self, *, user_id: str, session_id: str) -> None:
+        """End one of the user's sessions; someone else's or a missing one is NotFound."""
+        if is_valid_id(session_id):
+            async with self._db.write() as conn:
+                if await repo.delete_session(conn, session_id=session_id, user_id=user_id):
+                    return
+        raise NotFound("No such session.", code="session_not_found")
+
+    async def revoke_all(self, *, user_id: str, except_session_id: str | None = None) -> list[str]:
+        async with self._db.write() as conn:
+            return await repo.delete_all_for_user(
+                conn, user_id, except_session_id=except_session_id
+            )
+
+    async def delete_expired(self) -> int:
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            return await repo.delete_expired(conn, now=now, idle_before=now - self._idle_timeout)

@@ -1,0 +1,75 @@
+"""Login throttling: too many failures for one account or from one address get 429."""
+
+from datetime import timedelta
+
+from gkchat.clock import Clock
+from gkchat.db.engine import Database
+from gkchat.db.repos import throttle as repo
+from gkchat.domain.errors import RateLimited
+
+
+class LoginThrottle:
+    """Counts failed logins per key in fixed windows stored in the database.
+
+    Counting in the database keeps the limit right with several server processes or nodes;
+    failures are rare, so the extra writes cost nothing on the hot path.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        enabled: bool,
+        window: timedelta,
+        max_per_account: int,
+        max_per_address: int,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._enabled = enabled
+        self._window = window
+        self._limits = {"account": max_per_account, "address": max_per_address}
+
+    @staticmethod
+    def keys(*, account: str, address: str | None) -> dict[str, str]:
+        keys = {"account": f"login:account:{account}"}
+        if address:
+            keys["address"] = f"login:address:{address}"
+        return keys
+
+    async def check(self, keys: dict[str, str]) -> None:
+        """Raise RateLimited while any key has used up its failures for the current window."""
+        if not self._enabled:
+            return
+        now = self._clock.now()
+        async with self._db.read() as conn:
+            for kind, key in keys.items():
+                window = await repo.get_window(conn, key)
+                if window is None:
+                    continue
+                started, count = window
+                ends = started + self._window
+                if now < ends and count >= self._limits[kind]:
+                    raise RateLimited(
+                        "Too many failed sign-in attempts; try again later.",
+                        retry_after=int((ends - now).total_seconds()) + 1,
+                        code="too_many_attempts",
+                    )
+
+    async def record_failure(self, keys: dict[str, str]) -> None:
+        if not self._enabled:
+            return
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            for key in keys.values():
+                await repo.add_failure(
+                    self._db, conn, key, now=now, stale_before=now - self._window
+                )
+
+    async def forget(self, key: str) -> None:
+        """Clear a key's failures (the account's owner signed in)."""
+        if not self._enabled:
+            return
+        async with self._db.write() as conn:
+            await repo.reset(conn, key)
