@@ -11,7 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.dml import Insert
 
 from gkchat.domain.errors import Unavailable
 
@@ -65,7 +64,7 @@ class Database:
                 raise Unavailable("The database is unavailable; try again shortly.") from exc
             raise
 
-    def insert(self, table: Table) -> Insert:
+    def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """An INSERT that supports ``on_conflict_do_*`` on both dialects."""
         if self.is_sqlite:
             return sqlite.insert(table)

@@ -14,7 +14,7 @@ async def get_window(conn: AsyncConnection, key: str) -> tuple[datetime, int] | 
     """The start of ``key``'s current window and the failures counted in it."""
     query = select(counters.c.window_start, counters.c.count).where(counters.c.key == key)
     row = (await conn.execute(query)).first()
-    return (row.window_start, int(row.count)) if row else None
+    return (row[0], int(row[1])) if row else None
 
 
 async def add_failure(
