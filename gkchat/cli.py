@@ -88,7 +88,9 @@ def serve(
             await database.dispose()
 
     asyncio.run(migrate_first())
-    typer.echo(f"GK-Chat on http://{host}:{port} ({settings.resolved_database_url.split('://')[0]})")
+    typer.echo(
+        f"GK-Chat on http://{host}:{port} ({settings.resolved_database_url.split('://')[0]})"
+    )
     uvicorn.run(
         "gkchat.app:create_app_from_env",
         factory=True,
@@ -163,9 +165,7 @@ def user_list(
 
 
 @user_app.command("disable")
-def user_disable(
-    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
-) -> None:
+def user_disable(username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Disable an account and end all of its sessions."""
     settings = _settings(database_url, data_dir)
     user = _with_services(settings, lambda s: s.accounts.set_disabled(username, disabled=True))
@@ -173,9 +173,7 @@ def user_disable(
 
 
 @user_app.command("enable")
-def user_enable(
-    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
-) -> None:
+def user_enable(username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Enable a disabled account again."""
     settings = _settings(database_url, data_dir)
     user = _with_services(settings, lambda s: s.accounts.set_disabled(username, disabled=False))

@@ -38,9 +38,7 @@ def postgres_url(worker_id: str) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database on each backend."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")

@@ -68,7 +68,9 @@ class UserFactory:
     async def login(self, login: str, password: str = DEFAULT_PASSWORD) -> str:
         """Sign in again and return the new session's token."""
         async with httpx.AsyncClient(base_url=self.api_url) as anonymous:
-            response = await anonymous.post("/auth/login", json={"login": login, "password": password})
+            response = await anonymous.post(
+                "/auth/login", json={"login": login, "password": password}
+            )
         assert response.status_code == 200, response.text
         token: str = response.json()["token"]
         return token

@@ -1,7 +1,7 @@
 """Sessions: one row per login, found by the SHA-256 of its token."""
 
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,7 +19,7 @@ _SESSION_COLUMNS = (
 )
 
 
-def _session(row: Row[Unpack[tuple[Any, ...]]]) -> Session:
+def _session(row: Row[*tuple[Any, ...]]) -> Session:
     return Session(
         id=row.id,
         user_id=row.user_id,

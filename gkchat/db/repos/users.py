@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,7 @@ from gkchat.domain.models import Credentials, User
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.email, users.c.created_at, users.c.disabled)
 
 
-def _user(row: Row[Unpack[tuple[Any, ...]]]) -> User:
+def _user(row: Row[*tuple[Any, ...]]) -> User:
     return User(
         id=row.id,
         username=row.username,
