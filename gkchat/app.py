@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from gkchat import __version__
 from gkchat.api.errors import install_error_handlers
 from gkchat.api.limits import BodyLimitMiddleware
-from gkchat.api.routes import auth, health, me, sessions, users
+from gkchat.api.routes import auth, friends, health, me, sessions, users
 from gkchat.clock import Clock, SystemClock
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, sessions, users, health):
+    for module in (auth, me, sessions, users, friends, health):
         api.include_router(module.router)
     app.include_router(api)
 

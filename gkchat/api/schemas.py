@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from gkchat.domain.models import Session, User
+from gkchat.domain.models import FriendRequest, Friendship, Session, User
 
 
 def _storable(value: str) -> str:
@@ -101,3 +101,55 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class UserIdIn(Body):
+    user_id: Text
+
+
+class FriendRequestOut(BaseModel):
+    id: str
+    from_user: PublicUser
+    to_user: PublicUser
+    created_at: datetime
+
+    @classmethod
+    def of(cls, request: FriendRequest) -> "FriendRequestOut":
+        return cls(
+            id=request.id,
+            from_user=PublicUser.of(request.from_user),
+            to_user=PublicUser.of(request.to_user),
+            created_at=request.created_at,
+        )
+
+
+class FriendshipOut(BaseModel):
+    user: PublicUser
+    since: datetime
+
+    @classmethod
+    def of(cls, friendship: Friendship) -> "FriendshipOut":
+        return cls(user=PublicUser.of(friendship.user), since=friendship.since)
+
+
+class RequestEnvelope(BaseModel):
+    request: FriendRequestOut
+
+
+class FriendshipEnvelope(BaseModel):
+    friendship: FriendshipOut
+
+
+class RequestsOut(BaseModel):
+    requests: list[FriendRequestOut]
+    next_before: str | None
+
+
+class FriendsOut(BaseModel):
+    friends: list[FriendshipOut]
+    next_before: str | None
+
+
+class BlockedUsersOut(BaseModel):
+    users: list[PublicUser]
+    next_before: str | None

@@ -105,3 +105,30 @@ throttle_counters = Table(
     Column("window_start", UTCDateTime(), nullable=False),
     Column("count", Integer(), nullable=False),
 )
+
+# Pending friend requests only: an accepted, declined or cancelled request is deleted.
+# (user_id1, user_id2) is the ordered pair, unique, so that two people can never have two
+# pending requests between them, whoever asked first.
+friend_requests = Table(
+    "friend_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("from_user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("to_user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id1", ID, nullable=False),
+    Column("user_id2", ID, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id1", "user_id2"),
+    CheckConstraint("user_id1 < user_id2", name="ordered_pair"),
+    Index(None, "to_user_id", "created_at"),
+    Index(None, "from_user_id", "created_at"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("blocker_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "blocked_id"),
+)

@@ -31,3 +31,19 @@ class Credentials:
 
     user: User
     password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequest:
+    id: str
+    from_user: User
+    to_user: User
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Friendship:
+    """One side's view of a friendship: ``user`` is the other person."""
+
+    user: User
+    since: datetime

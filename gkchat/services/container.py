@@ -7,6 +7,8 @@ from gkchat.config import Settings
 from gkchat.db.engine import Database
 from gkchat.security.passwords import PasswordHasher
 from gkchat.services.accounts import AccountService
+from gkchat.services.events import EventBus
+from gkchat.services.friends import FriendService
 from gkchat.services.sessions import SessionService
 from gkchat.services.throttle import LoginThrottle
 
@@ -20,6 +22,8 @@ class Services:
     sessions: SessionService
     throttle: LoginThrottle
     accounts: AccountService
+    events: EventBus
+    friends: FriendService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> "Services":
@@ -52,7 +56,9 @@ class Services:
             throttle=throttle,
             password_max_length=settings.password_max_length,
         )
-        return cls(settings, clock, db, hasher, sessions, throttle, accounts)
+        events = EventBus(db)
+        friends = FriendService(db, clock, events)
+        return cls(settings, clock, db, hasher, sessions, throttle, accounts, events, friends)
 
     async def close(self) -> None:
         self.hasher.close()

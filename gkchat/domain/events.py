@@ -1,0 +1,108 @@
+"""Domain events: what happened, and to whom it matters.
+
+Services emit them inside the transaction that made the change; handlers that store things
+(the event stream, notifications) run in that transaction, and handlers that only announce
+(the real-time hub) run after the commit. ``audience`` names the users whose streams the
+event belongs to.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gkchat.domain.models import FriendRequest, Friendship
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    type = "event"
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequestCreated(DomainEvent):
+    type = "friend_request.created"
+    request: FriendRequest
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.request.from_user.id, self.request.to_user.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequestAccepted(DomainEvent):
+    """``friendship`` is the requester's view: its ``user`` is the one who accepted."""
+
+    type = "friend_request.accepted"
+    request: FriendRequest
+    since: datetime
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.request.from_user.id, self.request.to_user.id)
+
+    def friendship_for(self, user_id: str) -> Friendship:
+        """The friendship as ``user_id`` sees it (``user`` is the other person)."""
+        other = (
+            self.request.to_user if user_id == self.request.from_user.id else self.request.from_user
+        )
+        return Friendship(user=other, since=self.since)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequestDeclined(DomainEvent):
+    type = "friend_request.declined"
+    request: FriendRequest
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        # The sender is not told about a decline; only the decliner's other devices are.
+        return (self.request.to_user.id,)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRequestCancelled(DomainEvent):
+    type = "friend_request.cancelled"
+    request: FriendRequest
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.request.from_user.id, self.request.to_user.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRemoved(DomainEvent):
+    type = "friend.removed"
+    user_id: str
+    friend_id: str
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.user_id, self.friend_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UserBlocked(DomainEvent):
+    """Only the blocker hears of a block; the blocked user learns nothing."""
+
+    type = "user.blocked"
+    blocker_id: str
+    blocked_id: str
+    ended_friendship: bool
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.blocker_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class UserUnblocked(DomainEvent):
+    type = "user.unblocked"
+    blocker_id: str
+    blocked_id: str
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.blocker_id,)
