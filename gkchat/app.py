@@ -10,9 +10,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from gkchat import __version__
+from gkchat.api import ws
 from gkchat.api.errors import install_error_handlers
 from gkchat.api.limits import BodyLimitMiddleware
-from gkchat.api.routes import auth, friends, health, me, sessions, users
+from gkchat.api.routes import auth, friends, health, me, messages, sessions, users
 from gkchat.clock import Clock, SystemClock
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upgrade(services.db)
+        await services.start()
         maintenance = asyncio.create_task(run_maintenance(services), name="gkchat-maintenance")
         try:
             yield
@@ -53,8 +55,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, sessions, users, friends, health):
+    for module in (auth, me, sessions, users, friends, messages, health):
         api.include_router(module.router)
+    api.include_router(ws.router)
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)

@@ -72,6 +72,7 @@ def serve(
     """Migrate the database, then serve the API and web client."""
     import uvicorn
 
+    from gkchat.api.ws import MAX_FRAME_BYTES
     from gkchat.db.engine import Database
     from gkchat.db.migrate import upgrade
 
@@ -103,6 +104,10 @@ def serve(
         # Client addresses come from X-Forwarded-For only via GKCHAT_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
+        # Frames over 64 KiB close the socket with 1009; dead peers are found by pings.
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
     )
 
 

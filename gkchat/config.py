@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         default_factory=list
     )
 
+    hub_url: str = "memory://"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ws_queue_size: int = Field(default=1024, ge=16)
+    ws_idle_timeout: timedelta = timedelta(minutes=5)
+    ws_auth_timeout: timedelta = timedelta(seconds=10)
+    typing_interval: timedelta = timedelta(seconds=2)
+
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
@@ -71,12 +78,34 @@ class Settings(BaseSettings):
             ]
         return value
 
-    @field_validator("session_ttl", "session_idle_timeout", "login_window", mode="before")
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "session_ttl",
+        "session_idle_timeout",
+        "login_window",
+        "ws_idle_timeout",
+        "ws_auth_timeout",
+        "typing_interval",
+        mode="before",
+    )
     @classmethod
     def _parse_duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
 
-    @field_validator("session_ttl", "session_idle_timeout", "login_window")
+    @field_validator(
+        "session_ttl",
+        "session_idle_timeout",
+        "login_window",
+        "ws_idle_timeout",
+        "ws_auth_timeout",
+        "typing_interval",
+    )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

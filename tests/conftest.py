@@ -5,7 +5,8 @@ PostgreSQL; the PostgreSQL run skips, with the reason, unless GKCHAT_TEST_POSTGR
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> str:
+def postgres_url(worker_id: str) -> Iterator[str]:
     admin_url = databases.postgres_admin_url()
     if admin_url is None:
         pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
-    name = f"gkchat_test_{worker_id}"
+    # One database per test run and worker, so that concurrent runs never share one.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
+    name = f"gkchat_test_{run}_{worker_id}"
     url = asyncio.run(databases.create_postgres_database(admin_url, name))
     asyncio.run(databases.migrate(url))
-    return url
+    yield url
+    asyncio.run(databases.drop_postgres_database(admin_url, name))
 
 
 @pytest.fixture(params=BACKENDS)

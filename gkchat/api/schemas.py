@@ -1,7 +1,7 @@
 """Request and response bodies (Pydantic), used only at the edge."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -153,3 +153,60 @@ class FriendsOut(BaseModel):
 class BlockedUsersOut(BaseModel):
     users: list[PublicUser]
     next_before: str | None
+
+
+class SendMessageIn(Body):
+    recipient_id: str
+    content: str
+    client_id: str | None = None
+
+
+class EditMessageIn(Body):
+    content: str
+
+
+class ReadIn(Body):
+    up_to: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    sender_id: str
+    recipient_id: str
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    client_id: str | None
+
+
+class MessageEnvelope(BaseModel):
+    message: MessageOut
+
+
+class MessagesOut(BaseModel):
+    messages: list[MessageOut]
+    next_before: str | None
+
+
+class ConversationOut(BaseModel):
+    peer: PublicUser
+    last_message: MessageOut | None
+    unread_count: int
+
+
+class ConversationsOut(BaseModel):
+    conversations: list[ConversationOut]
+    next_before: str | None
+
+
+class EventOut(BaseModel):
+    type: str
+    data: dict[str, Any]
+    cursor: str
+
+
+class SyncOut(BaseModel):
+    events: list[EventOut]
+    cursor: str
+    has_more: bool

@@ -1,6 +1,7 @@
 """The schema as SQLAlchemy Core tables. Alembic migrations create exactly this."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -41,6 +42,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled", Boolean(), nullable=False, server_default=false()),
+    Column("last_seen_at", UTCDateTime(), nullable=True),
 )
 
 sessions = Table(
@@ -57,10 +59,16 @@ sessions = Table(
     Index(None, "user_id", "created_at"),
 )
 
+# A direct message. (user_id1, user_id2) is the conversation (the ordered pair) and ``seq`` the
+# message's position in it, allocated under the conversation's row lock so that positions
+# commit in order.
 messages = Table(
     "messages",
     metadata,
     Column("id", ID, primary_key=True),
+    Column("user_id1", ID, nullable=False),
+    Column("user_id2", ID, nullable=False),
+    Column("seq", BigInteger(), nullable=False),
     Column("sender_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("recipient_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("content", Text(), nullable=False),
@@ -69,8 +77,44 @@ messages = Table(
     Column("edited_at", UTCDateTime(), nullable=True),
     Column("deleted_at", UTCDateTime(), nullable=True),
     UniqueConstraint("sender_id", "client_id"),
-    Index(None, "sender_id", "recipient_id", "created_at"),
-    Index(None, "recipient_id", "sender_id", "created_at"),
+    UniqueConstraint("user_id1", "user_id2", "seq"),
+    Index(None, "recipient_id"),
+)
+
+# One row per pair that has exchanged messages: the position counter, the latest message and
+# how far each side has read.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("user_id1", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id2", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_seq", BigInteger(), nullable=False),
+    Column("last_message_id", ID, nullable=True),
+    Column("last_activity_at", UTCDateTime(), nullable=False),
+    Column("read_seq1", BigInteger(), nullable=False, server_default="0"),
+    Column("read_seq2", BigInteger(), nullable=False, server_default="0"),
+    CheckConstraint("user_id1 < user_id2", name="ordered_pair"),
+    Index(None, "user_id1", "last_activity_at"),
+    Index(None, "user_id2", "last_activity_at"),
+)
+
+# Each user's event stream: what /sync returns and the WebSocket pushes. ``seq`` is allocated
+# from stream_heads under that row's lock, so a user's positions commit in order, gap-free.
+stream_heads = Table(
+    "stream_heads",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger(), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger(), primary_key=True),
+    Column("type", String(48), nullable=False),
+    Column("data", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 friendships = Table(

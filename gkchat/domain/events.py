@@ -9,7 +9,7 @@ event belongs to.
 from dataclasses import dataclass
 from datetime import datetime
 
-from gkchat.domain.models import FriendRequest, Friendship
+from gkchat.domain.models import FriendRequest, Friendship, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +106,69 @@ class UserUnblocked(DomainEvent):
     @property
     def audience(self) -> tuple[str, ...]:
         return (self.blocker_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCreated(DomainEvent):
+    type = "message.created"
+    message: Message
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.message.sender_id, self.message.recipient_id)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageUpdated(DomainEvent):
+    type = "message.updated"
+    message: Message
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.message.sender_id, self.message.recipient_id)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeleted(DomainEvent):
+    """``message`` is the tombstone: empty content, ``deleted_at`` set."""
+
+    type = "message.deleted"
+    message: Message
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.message.sender_id, self.message.recipient_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRead(DomainEvent):
+    """``reader_id`` has read ``peer_id``'s messages up to and including ``up_to``.
+
+    The peer gets ``receipt.read``; the reader's own devices get ``conversation.read`` so that
+    their unread counts follow.
+    """
+
+    type = "conversation.read"
+    reader_id: str
+    peer_id: str
+    up_to: str
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.reader_id, self.peer_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsEnded(DomainEvent):
+    """Sessions were revoked (logout, revoke, disable): their sockets must close.
+
+    Not part of any stream; ``session_ids`` empty means every session of the user.
+    """
+
+    type = "sessions.ended"
+    user_id: str
+    session_ids: tuple[str, ...]
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return ()

@@ -47,3 +47,41 @@ class Friendship:
 
     user: User
     since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A direct message; ``seq`` is its position in the conversation (later is larger)."""
+
+    id: str
+    sender_id: str
+    recipient_id: str
+    content: str
+    client_id: str | None
+    created_at: datetime
+    seq: int
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    def peer_of(self, user_id: str) -> str:
+        return self.recipient_id if user_id == self.sender_id else self.sender_id
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One side's view of a conversation."""
+
+    peer: User
+    last_message: Message | None
+    unread_count: int
+    last_activity_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An event in a user's stream, as stored and as delivered: ``seq`` is its position."""
+
+    user_id: str
+    seq: int
+    type: str
+    data: dict[str, object]

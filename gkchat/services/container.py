@@ -5,25 +5,34 @@ from dataclasses import dataclass
 from gkchat.clock import Clock
 from gkchat.config import Settings
 from gkchat.db.engine import Database
+from gkchat.realtime.gateway import Gateway
+from gkchat.realtime.hub import create_hub
 from gkchat.security.passwords import PasswordHasher
 from gkchat.services.accounts import AccountService
 from gkchat.services.events import EventBus
 from gkchat.services.friends import FriendService
+from gkchat.services.message_writer import MessageWriter
+from gkchat.services.messages import MessageService
 from gkchat.services.sessions import SessionService
+from gkchat.services.stream import StreamService
 from gkchat.services.throttle import LoginThrottle
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Services:
     settings: Settings
     clock: Clock
     db: Database
     hasher: PasswordHasher
+    stream: StreamService
+    events: EventBus
     sessions: SessionService
     throttle: LoginThrottle
     accounts: AccountService
-    events: EventBus
     friends: FriendService
+    writer: MessageWriter
+    messages: MessageService
+    gateway: Gateway
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> "Services":
@@ -33,9 +42,12 @@ class Services:
             memory_kib=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
+        stream = StreamService(db, clock)
+        events = EventBus(db, stream)
         sessions = SessionService(
             db,
             clock,
+            events,
             ttl=settings.session_ttl,
             idle_timeout=settings.session_idle_timeout,
             max_per_user=settings.max_sessions_per_user,
@@ -56,10 +68,35 @@ class Services:
             throttle=throttle,
             password_max_length=settings.password_max_length,
         )
-        events = EventBus(db)
-        friends = FriendService(db, clock, events)
-        return cls(settings, clock, db, hasher, sessions, throttle, accounts, events, friends)
+        writer = MessageWriter(db, clock, events)
+        gateway = Gateway(
+            db, clock, create_hub(settings.hub_url), typing_interval=settings.typing_interval
+        )
+        events.on_publish(gateway.publish_stream)
+        events.on_commit(gateway.on_domain_event)
+        return cls(
+            settings=settings,
+            clock=clock,
+            db=db,
+            hasher=hasher,
+            stream=stream,
+            events=events,
+            sessions=sessions,
+            throttle=throttle,
+            accounts=accounts,
+            friends=FriendService(db, clock, events),
+            writer=writer,
+            messages=MessageService(db, clock, events, writer),
+            gateway=gateway,
+        )
+
+    async def start(self) -> None:
+        await self.gateway.hub.start()
+        self.writer.start()
 
     async def close(self) -> None:
+        """Finish queued sends, then release the hub, hashing threads and the database."""
+        await self.writer.stop()
+        await self.gateway.hub.stop()
         self.hasher.close()
         await self.db.dispose()

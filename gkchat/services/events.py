@@ -1,9 +1,10 @@
 """The event bus and the transaction that services write through.
 
-``async with bus.transaction() as tx`` opens a database write; ``tx.emit(event)`` runs the
-in-transaction handlers at once (so what they store commits or rolls back with the change) and
-keeps the event; once the transaction has committed, the after-commit handlers get every kept
-event in order. Nothing is announced for a change that did not commit.
+``async with bus.transaction() as tx`` opens a database write; ``tx.emit(event)`` keeps the
+event. Before the commit, every kept event is recorded in its audience's streams, in the same
+transaction; after the commit, the recorded entries are published for live delivery and the
+after-commit handlers see the domain events. Nothing is announced for a change that did not
+commit, and nothing committed lacks its stream entries.
 """
 
 import logging
@@ -15,46 +16,54 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.db.engine import Database
 from gkchat.domain.events import DomainEvent
+from gkchat.domain.models import StreamEvent
+from gkchat.services.stream import StreamService
 
 log = logging.getLogger("gkchat.events")
 
-InTransactionHandler = Callable[[AsyncConnection, DomainEvent], Awaitable[None]]
 AfterCommitHandler = Callable[[DomainEvent], Awaitable[None]]
+Publisher = Callable[[list[StreamEvent]], Awaitable[None]]
 
 
 @dataclass
 class Transaction:
     conn: AsyncConnection
-    _bus: "EventBus"
     events: list[DomainEvent] = field(default_factory=list)
 
     async def emit(self, event: DomainEvent) -> None:
-        for handler in self._bus.in_transaction:
-            await handler(self.conn, event)
         self.events.append(event)
 
 
 class EventBus:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, stream: StreamService) -> None:
         self._db = db
-        self.in_transaction: list[InTransactionHandler] = []
+        self._stream = stream
+        self._publishers: list[Publisher] = []
         self.after_commit: list[AfterCommitHandler] = []
-
-    def on_transaction(self, handler: InTransactionHandler) -> None:
-        self.in_transaction.append(handler)
 
     def on_commit(self, handler: AfterCommitHandler) -> None:
         self.after_commit.append(handler)
 
+    def on_publish(self, publisher: Publisher) -> None:
+        """Register live delivery of recorded stream entries (the real-time hub)."""
+        self._publishers.append(publisher)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._db.write() as conn:
-            tx = Transaction(conn, self)
+            tx = Transaction(conn)
             yield tx
-        await self.announce(tx.events)
+            recorded = await self._stream.record(conn, tx.events)
+        await self.announce(tx.events, recorded)
 
-    async def announce(self, events: list[DomainEvent]) -> None:
-        """Hand committed events to the after-commit handlers; one failing harms no other."""
+    async def announce(self, events: list[DomainEvent], recorded: list[StreamEvent]) -> None:
+        """Hand committed work to publishers and handlers; one failing harms no other."""
+        if recorded:
+            for publish in self._publishers:
+                try:
+                    await publish(recorded)
+                except Exception:
+                    log.exception("publishing %d stream events failed", len(recorded))
         for event in events:
             for handler in self.after_commit:
                 try:

@@ -9,9 +9,11 @@ from gkchat.clock import Clock
 from gkchat.db.engine import Database
 from gkchat.db.repos import sessions as repo
 from gkchat.domain.errors import NotAuthenticated, NotFound
+from gkchat.domain.events import SessionsEnded
 from gkchat.domain.ids import is_valid_id, new_id
 from gkchat.domain.models import Session, User
 from gkchat.security.tokens import hash_token, new_token
+from gkchat.services.events import EventBus
 
 # last_used_at is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -34,6 +36,7 @@ class SessionService:
         self,
         db: Database,
         clock: Clock,
+        bus: EventBus,
         *,
         ttl: timedelta,
         idle_timeout: timedelta,
@@ -41,6 +44,7 @@ class SessionService:
     ) -> None:
         self._db = db
         self._clock = clock
+        self._bus = bus
         self._ttl = ttl
         self._idle_timeout = idle_timeout
         self._max_per_user = max_per_user
@@ -98,16 +102,21 @@ class SessionService:
     async def revoke(self, *, user_id: str, session_id: str) -> None:
         """End one of the user's sessions; someone else's or a missing one is NotFound."""
         if is_valid_id(session_id):
-            async with self._db.write() as conn:
-                if await repo.delete_session(conn, session_id=session_id, user_id=user_id):
+            async with self._bus.transaction() as tx:
+                if await repo.delete_session(tx.conn, session_id=session_id, user_id=user_id):
+                    await tx.emit(SessionsEnded(user_id=user_id, session_ids=(session_id,)))
                     return
         raise NotFound("No such session.", code="session_not_found")
 
     async def revoke_all(self, *, user_id: str, except_session_id: str | None = None) -> list[str]:
-        async with self._db.write() as conn:
-            return await repo.delete_all_for_user(
-                conn, user_id, except_session_id=except_session_id
+        """End the user's sessions (but one); their open sockets close."""
+        async with self._bus.transaction() as tx:
+            ended = await repo.delete_all_for_user(
+                tx.conn, user_id, except_session_id=except_session_id
             )
+            if ended:
+                await tx.emit(SessionsEnded(user_id=user_id, session_ids=tuple(ended)))
+        return ended
 
     async def delete_expired(self) -> int:
         now = self._clock.now()

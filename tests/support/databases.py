@@ -59,6 +59,15 @@ async def create_postgres_database(admin_url: str, name: str) -> str:
     return admin.set(database=name).render_as_string(hide_password=False)
 
 
+async def drop_postgres_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
 async def truncate_postgres(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     engine = create_async_engine(make_url(url))

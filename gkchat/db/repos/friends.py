@@ -215,3 +215,10 @@ async def list_blocked(
         )
     query = query.order_by(b.c.created_at.desc(), users.c.id.desc()).limit(limit)
     return [(_user_from(row, "u_"), row.blocked_at) for row in await conn.execute(query)]
+
+
+async def friend_ids(conn: AsyncConnection, user_id: str) -> list[str]:
+    f = friendships
+    other_id = case((f.c.user_id1 == user_id, f.c.user_id2), else_=f.c.user_id1)
+    query = select(other_id).where(or_(f.c.user_id1 == user_id, f.c.user_id2 == user_id))
+    return list((await conn.execute(query)).scalars())

@@ -122,3 +122,14 @@ async def list_users(conn: AsyncConnection, *, limit: int, offset: int = 0) -> S
 
 async def set_disabled(conn: AsyncConnection, user_id: str, *, disabled: bool) -> None:
     await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+
+
+async def set_last_seen(conn: AsyncConnection, user_id: str, at: datetime) -> None:
+    await conn.execute(update(users).where(users.c.id == user_id).values(last_seen_at=at))
+
+
+async def last_seen(conn: AsyncConnection, user_ids: list[str]) -> dict[str, datetime | None]:
+    if not user_ids:
+        return {}
+    query = select(users.c.id, users.c.last_seen_at).where(users.c.id.in_(user_ids))
+    return {row.id: row.last_seen_at for row in await conn.execute(query)}

@@ -1,0 +1,235 @@
+"""The WebSocket endpoint: authenticate, then pump frames both ways until either side goes."""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from gkchat.api.cookies import SESSION_COOKIE
+from gkchat.domain.errors import DomainError, NotAuthenticated
+from gkchat.domain.models import StreamEvent
+from gkchat.realtime.connection import Connection
+from gkchat.realtime.frames import error_frame, frame
+from gkchat.services.container import Services
+from gkchat.services.message_writer import Sent
+from gkchat.services.sessions import Authenticated
+from gkchat.services.views import message as message_view
+
+log = logging.getLogger("gkchat.ws")
+router = APIRouter()
+
+MAX_FRAME_BYTES = 64 * 1024
+CLOSE_BAD_TOKEN = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_TOO_BIG = 1009
+CLOSE_IDLE = 1001
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    token, via_cookie = _credentials(websocket)
+    if via_cookie and not _origin_allowed(websocket, services.settings.allowed_origins):
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+        return
+    await websocket.accept()
+    auth = await _authenticate(websocket, services, token)
+    if auth is None:
+        return
+    connection = Connection(
+        websocket,
+        user_id=auth.user.id,
+        session_id=auth.session.id,
+        catch_up=lambda user, after, upto: _catch_up(services, user, after, upto),
+        queue_size=services.settings.ws_queue_size,
+    )
+    # Register first, then read the stream head: whatever commits in between arrives live
+    # and anything at or before the head is skipped by the writer.
+    await services.gateway.connected(connection)
+    try:
+        connection.start(await services.stream.head(auth.user.id))
+        await _receive_loop(websocket, connection, services, auth)
+    finally:
+        await connection.stop()
+        await services.gateway.disconnected(connection)
+
+
+def _credentials(websocket: WebSocket) -> tuple[str | None, bool]:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip(), False
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """Cookie-authenticated sockets must come from this site or a configured origin."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: cookies are not ambient there
+    if origin.rstrip("/") in allowed:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def _authenticate(
+    websocket: WebSocket, services: Services, token: str | None
+) -> Authenticated | None:
+    if token is None:
+        token = await _first_frame_token(websocket, services)
+    if token is not None:
+        try:
+            return await services.sessions.authenticate(token)
+        except NotAuthenticated as exc:
+            await websocket.close(CLOSE_BAD_TOKEN, exc.code)
+            return None
+    await websocket.close(CLOSE_BAD_TOKEN, "authentication required")
+    return None
+
+
+async def _first_frame_token(websocket: WebSocket, services: Services) -> str | None:
+    timeout = services.settings.ws_auth_timeout.total_seconds()
+    try:
+        message = await asyncio.wait_for(websocket.receive(), timeout=timeout)
+    except TimeoutError:
+        return None
+    text = message.get("text")
+    if not isinstance(text, str) or len(text) > MAX_FRAME_BYTES:
+        return None
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(body, dict) and body.get("type") == "auth":
+        token = body.get("token", (body.get("data") or {}).get("token"))
+        return token if isinstance(token, str) and token else None
+    return None
+
+
+async def _receive_loop(
+    websocket: WebSocket, connection: Connection, services: Services, auth: Authenticated
+) -> None:
+    idle = services.settings.ws_idle_timeout.total_seconds()
+    closed = asyncio.ensure_future(connection.closed.wait())
+    try:
+        while not connection.closed.is_set():
+            receive = asyncio.ensure_future(websocket.receive())
+            done, _ = await asyncio.wait(
+                {receive, closed}, timeout=idle, return_when="FIRST_COMPLETED"
+            )
+            if receive not in done:
+                receive.cancel()
+                if not done:
+                    connection.close(CLOSE_IDLE, "idle")
+                return
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                return
+            await _handle(message, connection, services, auth)
+    except WebSocketDisconnect:
+        return
+    finally:
+        closed.cancel()
+
+
+async def _handle(
+    message: Mapping[str, Any], connection: Connection, services: Services, auth: Authenticated
+) -> None:
+    text = message.get("text")
+    if text is None:
+        if message.get("bytes") is not None:
+            if len(message["bytes"]) > MAX_FRAME_BYTES:
+                connection.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            connection.push_frame(error_frame("binary_not_supported", "Send JSON text frames."))
+        return
+    if len(text) > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES:
+        connection.close(CLOSE_TOO_BIG, "frame too large")
+        return
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        connection.push_frame(error_frame("invalid_json", "The frame is not valid JSON."))
+        return
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        connection.push_frame(
+            error_frame("invalid_frame", 'A frame is an object with a string "type".')
+        )
+        return
+    data = body.get("data")
+    data = data if isinstance(data, dict) else {}
+    frame_type = body["type"]
+    if frame_type == "message.send":
+        _send(data, connection, services, auth)
+    elif frame_type == "typing":
+        try:
+            await services.gateway.typing(
+                sender_id=auth.user.id,
+                recipient_id=data.get("recipient_id"),  # type: ignore[arg-type]
+            )
+        except DomainError as exc:
+            connection.push_frame(error_frame(exc.code, exc.message))
+    elif frame_type == "ping":
+        connection.push_frame(frame("pong"))
+    elif frame_type == "auth":
+        connection.push_frame(error_frame("already_authenticated", "This socket is signed in."))
+    else:
+        connection.push_frame(
+            error_frame("unknown_type", f"Unknown frame type {frame_type[:64]!r}.")
+        )
+
+
+def _send(
+    data: dict[str, Any], connection: Connection, services: Services, auth: Authenticated
+) -> None:
+    """Queue a send now (keeping frame order) and ack once it has committed."""
+    client_id = data.get("client_id")
+    echo_id = client_id if isinstance(client_id, str) else None
+    recipient_id, content = data.get("recipient_id"), data.get("content")
+    if (
+        not isinstance(content, str)
+        or not isinstance(recipient_id, str)
+        or (client_id is not None and not isinstance(client_id, str))
+    ):
+        connection.push_frame(
+            error_frame(
+                "invalid_request",
+                "message.send needs string recipient_id and content (and client_id).",
+                client_id=echo_id,
+            )
+        )
+        return
+    try:
+        future = services.messages.submit(
+            sender=auth.user, recipient_id=recipient_id, content=content, client_id=echo_id
+        )
+    except DomainError as exc:
+        connection.push_frame(error_frame(exc.code, exc.message, client_id=echo_id))
+        return
+
+    def acknowledge(done: "asyncio.Future[Sent]") -> None:
+        if done.cancelled():
+            return
+        failure = done.exception()
+        if failure is None:
+            sent = done.result()
+            connection.push_frame(
+                frame("message.ack", {"client_id": echo_id, "message": message_view(sent.message)})
+            )
+        elif isinstance(failure, DomainError):
+            connection.push_frame(error_frame(failure.code, failure.message, client_id=echo_id))
+        else:
+            connection.push_frame(
+                error_frame("internal_error", "The message was not stored.", client_id=echo_id)
+            )
+
+    future.add_done_callback(acknowledge)
+
+
+async def _catch_up(services: Services, user_id: str, after: int, upto: int) -> list[StreamEvent]:
+    return await services.stream.between(user_id, after=after, upto=upto)

@@ -1,0 +1,253 @@
+"""Messages and conversations."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Row, and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gkchat.db.engine import Database
+from gkchat.db.repos.friends import ordered
+from gkchat.db.tables import conversations, friendships, messages, users
+from gkchat.domain.models import Conversation, Message, User
+
+_MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.sender_id,
+    messages.c.recipient_id,
+    messages.c.content,
+    messages.c.client_id,
+    messages.c.created_at,
+    messages.c.seq,
+    messages.c.edited_at,
+    messages.c.deleted_at,
+)
+
+
+def _message(row: Row[*tuple[Any, ...]]) -> Message:
+    return Message(
+        id=row.id,
+        sender_id=row.sender_id,
+        recipient_id=row.recipient_id,
+        content=row.content,
+        client_id=row.client_id,
+        created_at=row.created_at,
+        seq=int(row.seq),
+        edited_at=row.edited_at,
+        deleted_at=row.deleted_at,
+    )
+
+
+async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
+    row = (await conn.execute(select(*_MESSAGE_COLUMNS).where(messages.c.id == message_id))).first()
+    return _message(row) if row else None
+
+
+async def find_by_client_ids(
+    conn: AsyncConnection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], Message]:
+    """Messages already stored under these (sender_id, client_id) pairs."""
+    if not keys:
+        return {}
+    query = select(*_MESSAGE_COLUMNS).where(
+        tuple_(messages.c.sender_id, messages.c.client_id).in_(sorted(keys))
+    )
+    found = [_message(row) for row in await conn.execute(query)]
+    return {(m.sender_id, m.client_id or ""): m for m in found}
+
+
+async def existing_user_ids(conn: AsyncConnection, ids: Iterable[str]) -> set[str]:
+    query = select(users.c.id).where(users.c.id.in_(sorted(set(ids))), users.c.disabled.is_(False))
+    return set((await conn.execute(query)).scalars())
+
+
+async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these ordered pairs are friends."""
+    if not pairs:
+        return set()
+    query = select(friendships.c.user_id1, friendships.c.user_id2).where(
+        tuple_(friendships.c.user_id1, friendships.c.user_id2).in_(sorted(pairs))
+    )
+    return {(row.user_id1, row.user_id2) for row in await conn.execute(query)}
+
+
+async def advance_conversation(
+    db: Database,
+    conn: AsyncConnection,
+    pair: tuple[str, str],
+    *,
+    count: int,
+    last_message_id: str,
+    at: datetime,
+) -> int:
+    """Reserve ``count`` positions in a conversation (creating it); return the first one.
+
+    The conversation row stays locked until commit, so positions commit in order.
+    """
+    c = conversations
+    stmt = db.insert(c).values(
+        user_id1=pair[0],
+        user_id2=pair[1],
+        last_seq=count,
+        last_message_id=last_message_id,
+        last_activity_at=at,
+        read_seq1=0,
+        read_seq2=0,
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[c.c.user_id1, c.c.user_id2],
+        set_={
+            "last_seq": c.c.last_seq + literal(count, BigInteger()),
+            "last_message_id": stmt.excluded.last_message_id,
+            "last_activity_at": stmt.excluded.last_activity_at,
+        },
+    ).returning(c.c.last_seq)
+    last = int((await conn.execute(upsert)).scalar_one())
+    return last - count + 1
+
+
+async def insert_messages(conn: AsyncConnection, batch: Sequence[Message]) -> None:
+    if not batch:
+        return
+    rows = []
+    for m in batch:
+        low, high = ordered(m.sender_id, m.recipient_id)
+        rows.append(
+            {
+                "id": m.id,
+                "user_id1": low,
+                "user_id2": high,
+                "seq": m.seq,
+                "sender_id": m.sender_id,
+                "recipient_id": m.recipient_id,
+                "content": m.content,
+                "client_id": m.client_id,
+                "created_at": m.created_at,
+                "edited_at": None,
+                "deleted_at": None,
+            }
+        )
+    await conn.execute(messages.insert(), rows)
+
+
+async def history(
+    conn: AsyncConnection, a: str, b: str, *, before_seq: int | None, limit: int
+) -> list[Message]:
+    low, high = ordered(a, b)
+    query = select(*_MESSAGE_COLUMNS).where(messages.c.user_id1 == low, messages.c.user_id2 == high)
+    if before_seq is not None:
+        query = query.where(messages.c.seq < before_seq)
+    query = query.order_by(messages.c.seq.desc()).limit(limit)
+    return [_message(row) for row in await conn.execute(query)]
+
+
+async def set_content(
+    conn: AsyncConnection, message_id: str, *, content: str, edited_at: datetime
+) -> None:
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(content=content, edited_at=edited_at)
+    )
+
+
+async def tombstone(conn: AsyncConnection, message_id: str, *, deleted_at: datetime) -> bool:
+    """Empty a message and mark it deleted; False when it already was."""
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
+        .values(content="", deleted_at=deleted_at)
+    )
+    return result.rowcount > 0
+
+
+async def mark_read(conn: AsyncConnection, *, reader_id: str, peer_id: str, seq: int) -> bool:
+    """Move the reader's read position forward to ``seq``; False when it was already there."""
+    low, high = ordered(reader_id, peer_id)
+    column = conversations.c.read_seq1 if reader_id == low else conversations.c.read_seq2
+    result = await conn.execute(
+        update(conversations)
+        .where(conversations.c.user_id1 == low, conversations.c.user_id2 == high, column < seq)
+        .values({column.name: seq})
+    )
+    return result.rowcount > 0
+
+
+async def list_conversations(
+    conn: AsyncConnection, user_id: str, *, before: tuple[datetime, str] | None, limit: int
+) -> list[Conversation]:
+    c = conversations
+    peer_id = case((c.c.user_id1 == user_id, c.c.user_id2), else_=c.c.user_id1)
+    my_read = case((c.c.user_id1 == user_id, c.c.read_seq1), else_=c.c.read_seq2)
+    unread = (
+        select(func.count())
+        .where(
+            messages.c.user_id1 == c.c.user_id1,
+            messages.c.user_id2 == c.c.user_id2,
+            messages.c.seq > my_read,
+            messages.c.sender_id != user_id,
+            messages.c.deleted_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    last = messages.alias("last")
+    query = (
+        select(
+            c.c.last_activity_at,
+            unread.label("unread"),
+            users.c.id.label("peer_id"),
+            users.c.username.label("peer_username"),
+            users.c.email.label("peer_email"),
+            users.c.created_at.label("peer_created_at"),
+            users.c.disabled.label("peer_disabled"),
+            *[col.label(f"m_{col.name}") for col in last.c if col.name in _MESSAGE_NAMES],
+        )
+        .select_from(
+            c.join(users, users.c.id == peer_id).outerjoin(last, last.c.id == c.c.last_message_id)
+        )
+        .where(or_(c.c.user_id1 == user_id, c.c.user_id2 == user_id))
+    )
+    if before is not None:
+        at, pid = before
+        query = query.where(
+            or_(c.c.last_activity_at < at, and_(c.c.last_activity_at == at, users.c.id < pid))
+        )
+    query = query.order_by(c.c.last_activity_at.desc(), users.c.id.desc()).limit(limit)
+    result = []
+    for row in await conn.execute(query):
+        peer = User(
+            id=row.peer_id,
+            username=row.peer_username,
+            email=row.peer_email,
+            created_at=row.peer_created_at,
+            disabled=bool(row.peer_disabled),
+        )
+        m = row._mapping
+        last_message = (
+            Message(
+                id=m["m_id"],
+                sender_id=m["m_sender_id"],
+                recipient_id=m["m_recipient_id"],
+                content=m["m_content"],
+                client_id=m["m_client_id"],
+                created_at=m["m_created_at"],
+                seq=int(m["m_seq"]),
+                edited_at=m["m_edited_at"],
+                deleted_at=m["m_deleted_at"],
+            )
+            if m["m_id"] is not None
+            else None
+        )
+        result.append(
+            Conversation(
+                peer=peer,
+                last_message=last_message,
+                unread_count=int(row.unread),
+                last_activity_at=row.last_activity_at,
+            )
+        )
+    return result
+
+
+_MESSAGE_NAMES = {col.name for col in _MESSAGE_COLUMNS}

@@ -1,0 +1,72 @@
+"""Per-user event streams: position allocation and the stored events."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, bindparam, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gkchat.db.engine import Database
+from gkchat.db.tables import events, stream_heads
+from gkchat.domain.models import StreamEvent
+
+
+async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
+    """Reserve ``counts[user]`` positions in each user's stream; return each user's first one.
+
+    Users are locked in id order, so concurrent transactions never deadlock on stream heads;
+    the row lock is held to commit, so a user's positions commit in the order they were given.
+    """
+    first: dict[str, int] = {}
+    for user_id in sorted(counts):
+        n = counts[user_id]
+        insert = db.insert(stream_heads).values(user_id=user_id, seq=n)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[stream_heads.c.user_id],
+            set_={"seq": stream_heads.c.seq + literal(n, BigInteger())},
+        ).returning(stream_heads.c.seq)
+        last = (await conn.execute(upsert)).scalar_one()
+        first[user_id] = int(last) - n + 1
+    return first
+
+
+async def insert_events(conn: AsyncConnection, rows: Iterable[StreamEvent], at: datetime) -> None:
+    values = [
+        {
+            "user_id": e.user_id,
+            "seq": e.seq,
+            "type": e.type,
+            "data": orjson.dumps(e.data).decode(),
+            "created_at": at,
+        }
+        for e in rows
+    ]
+    if values:
+        await conn.execute(events.insert(), values)
+
+
+async def head(conn: AsyncConnection, user_id: str) -> int:
+    query = select(stream_heads.c.seq).where(stream_heads.c.user_id == user_id)
+    return int((await conn.execute(query)).scalar_one_or_none() or 0)
+
+
+_after = (
+    select(events.c.seq, events.c.type, events.c.data)
+    .where(events.c.user_id == bindparam("user_id"), events.c.seq > bindparam("after"))
+    .order_by(events.c.seq)
+)
+
+
+async def read_after(
+    conn: AsyncConnection, user_id: str, *, after: int, limit: int, upto: int | None = None
+) -> list[StreamEvent]:
+    query: Any = _after.limit(limit)
+    if upto is not None:
+        query = query.where(events.c.seq <= upto)
+    rows = await conn.execute(query, {"user_id": user_id, "after": after})
+    return [
+        StreamEvent(user_id=user_id, seq=int(r.seq), type=r.type, data=orjson.loads(r.data))
+        for r in rows
+    ]

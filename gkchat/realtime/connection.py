@@ -1,0 +1,112 @@
+"""One WebSocket connection's outgoing side: a bounded queue and its own writer task.
+
+Everything for the socket goes through ``push_*``, which never blocks: a client too slow to
+drain its queue is disconnected (1013) instead of holding anyone else up. The writer sends
+stream events in position order, skips ones already sent, and fills gaps (a lost hub message)
+from the database before going on.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from gkchat.domain.models import StreamEvent
+from gkchat.realtime.frames import event_frame
+
+log = logging.getLogger("gkchat.ws")
+
+CatchUp = Callable[[str, int, int], Awaitable[list[StreamEvent]]]
+
+CLOSE_TOO_SLOW = 1013
+_NO_POSITION = 0
+
+
+class Connection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        user_id: str,
+        session_id: str,
+        catch_up: CatchUp,
+        queue_size: int,
+    ) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.session_id = session_id
+        self.last_seq = 0
+        self._catch_up = catch_up
+        self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_size)
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+
+    def start(self, last_seq: int) -> None:
+        """Begin sending; stream events at or before ``last_seq`` are not sent."""
+        self.last_seq = last_seq
+        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.user_id}")
+
+    def push_event(self, seq: int, text: str) -> None:
+        self._push((seq, text))
+
+    def push_frame(self, text: str) -> None:
+        self._push((_NO_POSITION, text))
+
+    def _push(self, item: tuple[int, str]) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            log.info("closing a slow connection of user %s (queue full)", self.user_id)
+            self.close(CLOSE_TOO_SLOW, "too slow to receive")
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close from any task; the receive loop sees ``closed`` and stops."""
+        if self.closed.is_set():
+            return
+        self.close_code = code
+        self.closed.set()
+        if self._writer is not None:
+            self._writer.cancel()
+        asyncio.get_running_loop().create_task(self._close_socket(code, reason))
+
+    async def _close_socket(self, code: int, reason: str) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(code, reason), timeout=2)
+
+    async def stop(self) -> None:
+        """Stop the writer (the socket is gone or going)."""
+        self.closed.set()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                seq, text = await self._queue.get()
+                if seq == _NO_POSITION:
+                    await self.websocket.send_text(text)
+                    continue
+                if seq <= self.last_seq:
+                    continue
+                if seq > self.last_seq + 1:
+                    await self._fill_gap(seq - 1)
+                await self.websocket.send_text(text)
+                self.last_seq = seq
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The peer went away mid-send; the receive loop will see the disconnect.
+            self.closed.set()
+
+    async def _fill_gap(self, upto: int) -> None:
+        for event in await self._catch_up(self.user_id, self.last_seq, upto):
+            await self.websocket.send_text(event_frame(event))
+            self.last_seq = event.seq

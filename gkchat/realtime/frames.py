@@ -1,0 +1,28 @@
+"""WebSocket frames as JSON text."""
+
+from typing import Any
+
+import orjson
+
+from gkchat.domain.models import StreamEvent
+
+
+def event_frame(event: StreamEvent) -> str:
+    """A stream event as pushed live: it carries the /sync cursor just after it."""
+    return frame(event.type, event.data, cursor=str(event.seq))
+
+
+def frame(frame_type: str, data: dict[str, Any] | None = None, *, cursor: str | None = None) -> str:
+    body: dict[str, Any] = {"type": frame_type}
+    if data is not None:
+        body["data"] = data
+    if cursor is not None:
+        body["cursor"] = cursor
+    return orjson.dumps(body).decode()
+
+
+def error_frame(code: str, message: str, *, client_id: str | None = None) -> str:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if client_id is not None:
+        data["client_id"] = client_id
+    return frame("error", data)

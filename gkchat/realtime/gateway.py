@@ -1,0 +1,97 @@
+"""The real-time side of the services: publishing committed events, presence and typing."""
+
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from gkchat.clock import Clock
+from gkchat.db.engine import Database
+from gkchat.db.repos import friends as friends_repo
+from gkchat.db.repos import users as users_repo
+from gkchat.domain.errors import Forbidden, NotFound
+from gkchat.domain.events import DomainEvent, SessionsEnded
+from gkchat.domain.ids import is_valid_id
+from gkchat.domain.models import StreamEvent
+from gkchat.realtime.connection import Connection
+from gkchat.realtime.frames import event_frame, frame
+from gkchat.realtime.hub import Hub, HubMessage, Kind
+from gkchat.realtime.registry import ConnectionRegistry
+from gkchat.services.views import timestamp
+
+log = logging.getLogger("gkchat.realtime")
+
+
+class Gateway:
+    def __init__(self, db: Database, clock: Clock, hub: Hub, *, typing_interval: timedelta) -> None:
+        self._db = db
+        self._clock = clock
+        self.hub = hub
+        self.registry = ConnectionRegistry(hub)
+        self._typing_interval = typing_interval.total_seconds()
+        self._last_typing: dict[tuple[str, str], float] = defaultdict(float)
+
+    async def publish_stream(self, recorded: list[StreamEvent]) -> None:
+        """After commit: hand each user's new events, as frames, to the hub."""
+        by_user: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for event in recorded:
+            by_user[event.user_id].append((event.seq, event_frame(event)))
+        await self.hub.publish(
+            [HubMessage(user, Kind.EVENTS, tuple(frames)) for user, frames in by_user.items()]
+        )
+
+    async def on_domain_event(self, event: DomainEvent) -> None:
+        if isinstance(event, SessionsEnded):
+            await self.hub.publish(
+                [HubMessage(event.user_id, Kind.CLOSE_SESSIONS, session_ids=event.session_ids)]
+            )
+
+    async def connected(self, connection: Connection) -> None:
+        """Register a socket; the user's first one here announces them online to friends."""
+        if await self.registry.add(connection):
+            await self._announce(connection.user_id, online=True)
+        await self._send_friends_presence(connection)
+
+    async def disconnected(self, connection: Connection) -> None:
+        if await self.registry.remove(connection):
+            now = self._clock.now()
+            async with self._db.write() as conn:
+                await users_repo.set_last_seen(conn, connection.user_id, now)
+            await self._announce(connection.user_id, online=False)
+
+    async def typing(self, *, sender_id: str, recipient_id: str) -> None:
+        """Tell a friend that the sender is typing, at most once per interval."""
+        if not isinstance(recipient_id, str) or not is_valid_id(recipient_id):
+            raise NotFound("No such user.", code="user_not_found")
+        async with self._db.read() as conn:
+            friends = await friends_repo.are_friends(conn, sender_id, recipient_id)
+        if not friends:
+            raise Forbidden("You can only tell your friends you are typing.", code="not_friends")
+        key = (sender_id, recipient_id)
+        now = time.monotonic()
+        if now - self._last_typing[key] < self._typing_interval:
+            return
+        self._last_typing[key] = now
+        text = frame("typing", {"user_id": sender_id})
+        await self.hub.publish([HubMessage(recipient_id, Kind.EPHEMERAL, ((0, text),))])
+
+    async def _announce(self, user_id: str, *, online: bool) -> None:
+        async with self._db.read() as conn:
+            friends = await friends_repo.friend_ids(conn, user_id)
+        text = frame(
+            "presence",
+            {"user_id": user_id, "online": online, "last_seen": timestamp(self._clock.now())},
+        )
+        await self.hub.publish([HubMessage(f, Kind.EPHEMERAL, ((0, text),)) for f in friends])
+
+    async def _send_friends_presence(self, connection: Connection) -> None:
+        async with self._db.read() as conn:
+            friends = await friends_repo.friend_ids(conn, connection.user_id)
+            seen = await users_repo.last_seen(conn, friends)
+        now = timestamp(self._clock.now())
+        for friend in friends:
+            online = self.registry.is_connected(friend)
+            last_seen = now if online else timestamp(seen.get(friend))
+            connection.push_frame(
+                frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})
+            )
