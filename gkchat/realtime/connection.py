@@ -41,6 +41,7 @@ class Connection:
         self._catch_up = catch_up
         self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_size)
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
 
@@ -72,7 +73,7 @@ class Connection:
         self.closed.set()
         if self._writer is not None:
             self._writer.cancel()
-        asyncio.get_running_loop().create_task(self._close_socket(code, reason))
+        self._closer = asyncio.get_running_loop().create_task(self._close_socket(code, reason))
 
     async def _close_socket(self, code: int, reason: str) -> None:
         if self.websocket.application_state == WebSocketState.CONNECTED:
