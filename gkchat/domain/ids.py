@@ -24,4 +24,4 @@ def new_id() -> str:
 
 def is_valid_id(value: str) -> bool:
     """Tell whether ``value`` has the shape of an id (a malformed one can match nothing)."""
-    return bool(_ID_RE.match(value))
+    return bool(_ID_RE.fullmatch(value))

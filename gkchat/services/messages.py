@@ -61,7 +61,7 @@ def _check_storable(value: str, name: str) -> None:
 def _seq_cursor(before: str | None) -> int | None:
     if before is None:
         return None
-    if not _SEQ_CURSOR.match(before):
+    if not _SEQ_CURSOR.fullmatch(before):
         raise InvalidInput("The 'before' cursor is not valid.", code="invalid_cursor")
     return int(before)
 

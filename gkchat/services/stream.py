@@ -30,7 +30,7 @@ def encode_cursor(seq: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    if not _CURSOR_RE.match(cursor):
+    if not _CURSOR_RE.fullmatch(cursor):
         raise InvalidInput("The sync cursor is not valid.", code="invalid_cursor")
     return int(cursor)
 

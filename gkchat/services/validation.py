@@ -11,7 +11,7 @@ EMAIL_MAX_LENGTH = 254
 
 
 def check_username(username: str) -> str:
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise InvalidInput(
             "Usernames are 3 to 32 letters (a-z, A-Z), digits, '_' or '.'.",
             code="invalid_username",
