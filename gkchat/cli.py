@@ -4,8 +4,8 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -54,10 +54,21 @@ def _with_services(settings: Settings, action: Callable[[Services], Awaitable[T]
         finally:
             await services.close()
 
+    return _run(main())
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine, turning the failures a user can cause into a message and exit 1."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
-        return asyncio.run(main())
+        return asyncio.run(coroutine)
     except DomainError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    except (OSError, DBAPIError) as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        typer.echo(f"Error: cannot use the database: {reason}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -88,7 +99,7 @@ def serve(
         finally:
             await database.dispose()
 
-    asyncio.run(migrate_first())
+    _run(migrate_first())
     typer.echo(
         f"GK-Chat on http://{host}:{port} ({settings.resolved_database_url.split('://')[0]})"
     )

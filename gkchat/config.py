@@ -14,7 +14,7 @@ ARGON2_MIN_MEMORY_KIB = 19 * 1024
 ARGON2_MIN_TIME_COST = 2
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -76,6 +76,15 @@ class Settings(BaseSettings):
             return [
                 ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
             ]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value:
+            from gkchat.db.engine import parse_url
+
+            parse_url(value)
         return value
 
     @field_validator("allowed_origins", mode="before")

@@ -56,7 +56,9 @@ def client_address(request: Request, services: ServicesDep) -> str | None:
     trusted = services.settings.trusted_proxies
     if peer is None or not trusted or not _is_in(peer, trusted):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    # Several header lines are one list (a proxy may add its own line rather than append).
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [hop.strip() for hop in forwarded.split(",")]
     for hop in reversed([h for h in hops if h]):
         if not _is_in(hop, trusted):
             return hop if _is_ip(hop) else peer

@@ -121,6 +121,7 @@ class RealtimeConnection:
                 waiters.remove(waiter)
                 if not waiters:
                     del self._acks[client_id]
+            _settle(waiter)
 
     async def typing(self, recipient_id: str) -> None:
         """Tell a friend you are typing. A refusal arrives as an ``error`` event."""
@@ -138,6 +139,7 @@ class RealtimeConnection:
         finally:
             with contextlib.suppress(ValueError):
                 self._pongs.remove(waiter)
+            _settle(waiter)
         return time.monotonic() - started
 
     async def close(self) -> None:
@@ -222,6 +224,14 @@ class RealtimeConnection:
             await asyncio.sleep(interval)
             with contextlib.suppress(RealtimeClosed, APIError):
                 await self._send({"type": "ping"})
+
+
+def _settle(waiter: "asyncio.Future[Any]") -> None:
+    """Mark a waiter's failure as seen when its caller left early (no asyncio warning)."""
+    if waiter.done() and not waiter.cancelled():
+        waiter.exception()
+    else:
+        waiter.cancel()
 
 
 def _close_error(exc: ConnectionClosed) -> Exception:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gkchat.domain.errors import Unavailable
@@ -75,8 +75,23 @@ class Database:
 
 
 def normalise_url(url: str) -> URL:
-    """Accept the plain ``sqlite://`` and ``postgresql://`` forms and pick the async driver."""
-    parsed = make_url(url)
+    """Accept the plain ``sqlite://`` and ``postgresql://`` forms and pick the async driver.
+
+    Raises ValueError for anything GK-Chat cannot run on. Creates an SQLite file's folder.
+    """
+    parsed = parse_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        assert parsed.database is not None
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return parsed
+
+
+def parse_url(url: str) -> URL:
+    """Check a database URL without touching anything (see ``normalise_url``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {url!r}") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
@@ -87,10 +102,10 @@ def normalise_url(url: str) -> URL:
             f"unsupported database URL {parsed.drivername!r}: use sqlite+aiosqlite:///path "
             "or postgresql+asyncpg://user@host/db"
         )
-    if parsed.drivername == "sqlite+aiosqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            raise ValueError("GK-Chat needs an SQLite file, not an in-memory database")
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if parsed.drivername == "sqlite+aiosqlite" and (
+        not parsed.database or parsed.database == ":memory:"
+    ):
+        raise ValueError("GK-Chat needs an SQLite file, not an in-memory database")
     return parsed
 
 

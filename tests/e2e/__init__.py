@@ -1,0 +1,1 @@
+"""End-to-end tests: the real ``gkchat`` command run as subprocesses."""

@@ -1,0 +1,1 @@
+"""Unit tests: pure functions and small objects, no server."""
