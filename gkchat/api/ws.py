@@ -49,14 +49,31 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         queue_size=services.settings.ws_queue_size,
     )
     # Register first, then read the stream head: whatever commits in between arrives live
-    # and anything at or before the head is skipped by the writer.
-    await services.gateway.connected(connection)
+    # and anything at or before the head is skipped by the writer. A client that names the
+    # cursor it has seen gets everything after it, stored or live, on this socket alone.
+    since = _resume_cursor(websocket)
+    first = await services.gateway.register(connection)
     try:
-        connection.start(await services.stream.head(auth.user.id))
+        head = await services.stream.head(auth.user.id)
+        start = head if since is None else min(since, head)
+        connection.push_frame(
+            frame(
+                "ready",
+                {"cursor": str(start), "user_id": auth.user.id, "session_id": auth.session.id},
+            )
+        )
+        connection.start(start, catch_up_to=head)
+        await services.gateway.announce(connection, first=first)
         await _receive_loop(websocket, connection, services, auth)
     finally:
         await connection.stop()
         await services.gateway.disconnected(connection)
+
+
+def _resume_cursor(websocket: WebSocket) -> int | None:
+    """``?since=<cursor>`` on the URL: resume after that cursor (junk is ignored)."""
+    since = websocket.query_params.get("since")
+    return int(since) if since is not None and since.isdigit() and len(since) <= 18 else None
 
 
 def _credentials(websocket: WebSocket) -> tuple[str | None, bool]:
@@ -148,7 +165,7 @@ async def _handle(
                 return
             connection.push_frame(error_frame("binary_not_supported", "Send JSON text frames."))
         return
-    if len(text) > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES:
+    if len(text) * 4 > MAX_FRAME_BYTES and len(text.encode()) > MAX_FRAME_BYTES:
         connection.close(CLOSE_TOO_BIG, "frame too large")
         return
     try:

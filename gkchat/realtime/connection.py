@@ -22,6 +22,7 @@ CatchUp = Callable[[str, int, int], Awaitable[list[StreamEvent]]]
 
 CLOSE_TOO_SLOW = 1013
 _NO_POSITION = 0
+_CATCH_UP_PAGE = 500
 
 
 class Connection:
@@ -39,15 +40,19 @@ class Connection:
         self.session_id = session_id
         self.last_seq = 0
         self._catch_up = catch_up
-        self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=queue_size)
+        # (position, frame text); a text of None asks the writer to catch up to that position.
+        self._queue: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue(maxsize=queue_size)
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
 
-    def start(self, last_seq: int) -> None:
-        """Begin sending; stream events at or before ``last_seq`` are not sent."""
+    def start(self, last_seq: int, *, catch_up_to: int | None = None) -> None:
+        """Begin sending after position ``last_seq``; first send what was stored up to
+        ``catch_up_to`` (a client resuming from a cursor)."""
         self.last_seq = last_seq
+        if catch_up_to is not None and catch_up_to > last_seq:
+            self._queue.put_nowait((catch_up_to, None))
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.user_id}")
 
     def push_event(self, seq: int, text: str) -> None:
@@ -56,7 +61,7 @@ class Connection:
     def push_frame(self, text: str) -> None:
         self._push((_NO_POSITION, text))
 
-    def _push(self, item: tuple[int, str]) -> None:
+    def _push(self, item: tuple[int, str | None]) -> None:
         if self.closed.is_set():
             return
         try:
@@ -87,13 +92,20 @@ class Connection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
+        if self._closer is not None:
+            # Let a close we started reach the peer before the endpoint returns.
+            await self._closer
 
     async def _write_loop(self) -> None:
         try:
             while True:
                 seq, text = await self._queue.get()
                 if seq == _NO_POSITION:
+                    assert text is not None
                     await self.websocket.send_text(text)
+                    continue
+                if text is None:
+                    await self._fill_gap(seq)
                     continue
                 if seq <= self.last_seq:
                     continue
@@ -108,6 +120,12 @@ class Connection:
             self.closed.set()
 
     async def _fill_gap(self, upto: int) -> None:
-        for event in await self._catch_up(self.user_id, self.last_seq, upto):
-            await self.websocket.send_text(event_frame(event))
-            self.last_seq = event.seq
+        """Send the stored events after ``last_seq`` through ``upto``, a page at a time."""
+        while self.last_seq < upto:
+            page_end = min(upto, self.last_seq + _CATCH_UP_PAGE)
+            events = await self._catch_up(self.user_id, self.last_seq, page_end)
+            if not events:
+                return
+            for event in events:
+                await self.websocket.send_text(event_frame(event))
+                self.last_seq = event.seq

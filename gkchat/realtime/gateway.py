@@ -46,9 +46,13 @@ class Gateway:
                 [HubMessage(event.user_id, Kind.CLOSE_SESSIONS, session_ids=event.session_ids)]
             )
 
-    async def connected(self, connection: Connection) -> None:
-        """Register a socket; the user's first one here announces them online to friends."""
-        if await self.registry.add(connection):
+    async def register(self, connection: Connection) -> bool:
+        """Route the user's news to this socket; True when it is their first one here."""
+        return await self.registry.add(connection)
+
+    async def announce(self, connection: Connection, *, first: bool) -> None:
+        """Tell friends the user is online (first socket) and the socket its friends' presence."""
+        if first:
             await self._announce(connection.user_id, online=True)
         await self._send_friends_presence(connection)
 
