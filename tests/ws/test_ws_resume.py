@@ -33,7 +33,7 @@ async def test_since_delivers_stored_then_live_events_exactly_once(
     stored = [await send_rest(alice, bob.id, f"while away {i}") for i in range(12)]
     async with open_ws(server, bob.token, since=cursor) as ws:
         live = await send_rest(alice, bob.id, "live")
-        received = []
+        received: list[str] = []
         while len(received) < 13:
             frame = await ws.recv_until("message.created")
             received.append(frame["data"]["message"]["id"])
