@@ -61,7 +61,8 @@ class Settings(BaseSettings):
 
     hub_url: str = "memory://"
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    ws_queue_size: int = Field(default=1024, ge=16)
+    ws_queue_size: int = Field(default=4096, ge=16)
+    ws_queue_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     ws_idle_timeout: timedelta = timedelta(minutes=5)
     ws_auth_timeout: timedelta = timedelta(seconds=10)
     typing_interval: timedelta = timedelta(seconds=2)

@@ -47,6 +47,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         session_id=auth.session.id,
         catch_up=lambda user, after, upto: _catch_up(services, user, after, upto),
         queue_size=services.settings.ws_queue_size,
+        queue_bytes=services.settings.ws_queue_bytes,
     )
     # Register first, then read the stream head: whatever commits in between arrives live
     # and anything at or before the head is skipped by the writer. A client that names the

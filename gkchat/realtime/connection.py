@@ -1,7 +1,8 @@
 """One WebSocket connection's outgoing side: a bounded queue and its own writer task.
 
 Everything for the socket goes through ``push_*``, which never blocks: a client too slow to
-drain its queue is disconnected (1013) instead of holding anyone else up. The writer sends
+drain its queue (more than ``queue_size`` frames or ``queue_bytes`` of text waiting) is
+disconnected (1013) instead of holding anyone else up. The writer sends
 stream events in position order, skips ones already sent, and fills gaps (a lost hub message)
 from the database before going on.
 """
@@ -34,6 +35,7 @@ class Connection:
         session_id: str,
         catch_up: CatchUp,
         queue_size: int,
+        queue_bytes: int,
     ) -> None:
         self.websocket = websocket
         self.user_id = user_id
@@ -42,6 +44,8 @@ class Connection:
         self._catch_up = catch_up
         # (position, frame text); a text of None asks the writer to catch up to that position.
         self._queue: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue(maxsize=queue_size)
+        self._queued_bytes = 0
+        self._max_queued_bytes = queue_bytes
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
@@ -64,8 +68,12 @@ class Connection:
     def _push(self, item: tuple[int, str | None]) -> None:
         if self.closed.is_set():
             return
+        size = len(item[1]) if item[1] is not None else 0
         try:
+            if self._queued_bytes + size > self._max_queued_bytes:
+                raise asyncio.QueueFull
             self._queue.put_nowait(item)
+            self._queued_bytes += size
         except asyncio.QueueFull:
             log.info("closing a slow connection of user %s (queue full)", self.user_id)
             self.close(CLOSE_TOO_SLOW, "too slow to receive")
@@ -100,6 +108,7 @@ class Connection:
         try:
             while True:
                 seq, text = await self._queue.get()
+                self._queued_bytes -= len(text) if text is not None else 0
                 if seq == _NO_POSITION:
                     assert text is not None
                     await self.websocket.send_text(text)
