@@ -52,5 +52,4 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = BodyTooLarge(self.max_bytes).detail
         response = error_response(413, "request_too_large", detail)
-        response.headers["Connection"] = "close"
         await response(scope, receive, send)

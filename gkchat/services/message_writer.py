@@ -151,16 +151,9 @@ class MessageWriter:
 
             per_pair = Counter(ordered(c.sender_id, c.recipient_id) for _, c, _ in fresh)
             last_id = {ordered(c.sender_id, c.recipient_id): mid for _, c, mid in fresh}
-            next_seq: dict[tuple[str, str], int] = {}
-            for pair in sorted(per_pair):
-                next_seq[pair] = await repo.advance_conversation(
-                    self._db,
-                    conn,
-                    pair,
-                    count=per_pair[pair],
-                    last_message_id=last_id[pair],
-                    at=now,
-                )
+            next_seq = await repo.advance_conversations(
+                self._db, conn, dict(per_pair), last_message_ids=last_id, at=now
+            )
             created: list[Message] = []
             for index, command, message_id in fresh:
                 pair = ordered(command.sender_id, command.recipient_id)

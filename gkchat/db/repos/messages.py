@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import Row, and_, case, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.db.engine import Database
@@ -72,39 +72,49 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
     return {(row.user_id1, row.user_id2) for row in await conn.execute(query)}
 
 
-async def advance_conversation(
+async def advance_conversations(
     db: Database,
     conn: AsyncConnection,
-    pair: tuple[str, str],
+    counts: dict[tuple[str, str], int],
     *,
-    count: int,
-    last_message_id: str,
+    last_message_ids: dict[tuple[str, str], str],
     at: datetime,
-) -> int:
-    """Reserve ``count`` positions in a conversation (creating it); return the first one.
+) -> dict[tuple[str, str], int]:
+    """Reserve ``counts[pair]`` positions in each conversation (creating it); return each
+    pair's first position.
 
-    The conversation row stays locked until commit, so positions commit in order.
+    One multi-row upsert in pair order; the rows stay locked until commit, so positions commit
+    in order and concurrent batches never deadlock.
     """
+    if not counts:
+        return {}
     c = conversations
-    stmt = db.insert(c).values(
-        user_id1=pair[0],
-        user_id2=pair[1],
-        last_seq=count,
-        last_message_id=last_message_id,
-        last_activity_at=at,
-        read_seq1=0,
-        read_seq2=0,
-    )
-    upsert = stmt.on_conflict_do_update(
+    rows = [
+        {
+            "user_id1": pair[0],
+            "user_id2": pair[1],
+            "last_seq": counts[pair],
+            "last_message_id": last_message_ids[pair],
+            "last_activity_at": at,
+            "read_seq1": 0,
+            "read_seq2": 0,
+        }
+        for pair in sorted(counts)
+    ]
+    insert = db.insert(c).values(rows)
+    upsert = insert.on_conflict_do_update(
         index_elements=[c.c.user_id1, c.c.user_id2],
         set_={
-            "last_seq": c.c.last_seq + literal(count, BigInteger()),
-            "last_message_id": stmt.excluded.last_message_id,
-            "last_activity_at": stmt.excluded.last_activity_at,
+            "last_seq": c.c.last_seq + insert.excluded.last_seq,
+            "last_message_id": insert.excluded.last_message_id,
+            "last_activity_at": insert.excluded.last_activity_at,
         },
-    ).returning(c.c.last_seq)
-    last = int((await conn.execute(upsert)).scalar_one())
-    return last - count + 1
+    ).returning(c.c.user_id1, c.c.user_id2, c.c.last_seq)
+    first = {}
+    for row in await conn.execute(upsert):
+        pair = (row.user_id1, row.user_id2)
+        first[pair] = int(row.last_seq) - counts[pair] + 1
+    return first
 
 
 async def insert_messages(conn: AsyncConnection, batch: Sequence[Message]) -> None:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, bindparam, literal, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.db.engine import Database
@@ -16,20 +16,20 @@ from gkchat.domain.models import StreamEvent
 async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
     """Reserve ``counts[user]`` positions in each user's stream; return each user's first one.
 
-    Users are locked in id order, so concurrent transactions never deadlock on stream heads;
-    the row lock is held to commit, so a user's positions commit in the order they were given.
+    One multi-row upsert, its rows in user id order: concurrent transactions lock stream
+    heads in the same order and never deadlock. The row locks are held to commit, so a
+    user's positions commit in the order they were given.
     """
-    first: dict[str, int] = {}
-    for user_id in sorted(counts):
-        n = counts[user_id]
-        insert = db.insert(stream_heads).values(user_id=user_id, seq=n)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[stream_heads.c.user_id],
-            set_={"seq": stream_heads.c.seq + literal(n, BigInteger())},
-        ).returning(stream_heads.c.seq)
-        last = (await conn.execute(upsert)).scalar_one()
-        first[user_id] = int(last) - n + 1
-    return first
+    if not counts:
+        return {}
+    rows = [{"user_id": user_id, "seq": counts[user_id]} for user_id in sorted(counts)]
+    insert = db.insert(stream_heads).values(rows)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[stream_heads.c.user_id],
+        set_={"seq": stream_heads.c.seq + insert.excluded.seq},
+    ).returning(stream_heads.c.user_id, stream_heads.c.seq)
+    result = await conn.execute(upsert)
+    return {row.user_id: int(row.seq) - counts[row.user_id] + 1 for row in result}
 
 
 async def insert_events(conn: AsyncConnection, rows: Iterable[StreamEvent], at: datetime) -> None:
