@@ -47,8 +47,12 @@ def cpu_seconds(pid: int) -> float:
 async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes], str, Path]:
     data = Path(tempfile.mkdtemp(prefix="gkchat-bench-"))
     port = free_port()
-    env = {**os.environ, "GKCHAT_DATA_DIR": str(data), "GKCHAT_RATE_LIMITS": "off",
-           "GKCHAT_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "GKCHAT_DATA_DIR": str(data),
+        "GKCHAT_RATE_LIMITS": "off",
+        "GKCHAT_LOG_LEVEL": "warning",
+    }
     if database_url:
         env["GKCHAT_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "gkchat", "serve", "--port", str(port)]
@@ -72,26 +76,49 @@ async def make_pair(api: httpx.AsyncClient, index: int) -> tuple[dict[str, str],
     users = []
     for role in ("s", "r"):
         name = f"b{uuid.uuid4().hex[:10]}{role}{index}"
-        r = await api.post("/auth/register", json={"username": name, "email": f"{name}@example.com",
-                                                   "password": "bench password 123"})
+        r = await api.post(
+            "/auth/register",
+            json={
+                "username": name,
+                "email": f"{name}@example.com",
+                "password": "bench password 123",
+            },
+        )
         r.raise_for_status()
         users.append({"id": r.json()["user"]["id"], "token": r.json()["token"]})
     sender, recipient = users
     h = {"Authorization": f"Bearer {sender['token']}"}
     r = await api.post("/friend-requests", json={"user_id": recipient["id"]}, headers=h)
     request_id = r.json()["request"]["id"]
-    await api.post(f"/friend-requests/{request_id}/accept",
-                   headers={"Authorization": f"Bearer {recipient['token']}"})
+    await api.post(
+        f"/friend-requests/{request_id}/accept",
+        headers={"Authorization": f"Bearer {recipient['token']}"},
+    )
     return sender, recipient
 
 
-async def run_pair(ws_url: str, sender: dict[str, str], recipient: dict[str, str], count: int,
-                   window: int, acks: list[float], deliveries: list[float]) -> None:
+async def run_pair(
+    ws_url: str,
+    sender: dict[str, str],
+    recipient: dict[str, str],
+    count: int,
+    window: int,
+    acks: list[float],
+    deliveries: list[float],
+) -> None:
     sent_at: dict[str, float] = {}
-    async with connect(ws_url, additional_headers={"Authorization": f"Bearer {sender['token']}"},
-                       max_size=2**20) as s_ws, \
-            connect(ws_url, additional_headers={"Authorization": f"Bearer {recipient['token']}"},
-                    max_size=2**20) as r_ws:
+    async with (
+        connect(
+            ws_url,
+            additional_headers={"Authorization": f"Bearer {sender['token']}"},
+            max_size=2**20,
+        ) as s_ws,
+        connect(
+            ws_url,
+            additional_headers={"Authorization": f"Bearer {recipient['token']}"},
+            max_size=2**20,
+        ) as r_ws,
+    ):
         received = asyncio.create_task(receive(r_ws, count, sent_at, deliveries))
         credit = asyncio.Semaphore(window)
         acked = asyncio.Event()
@@ -116,16 +143,26 @@ async def run_pair(ws_url: str, sender: dict[str, str], recipient: dict[str, str
             await credit.acquire()
             client_id = f"{sender['id']}-{i}"
             sent_at[client_id] = time.perf_counter()
-            await s_ws.send(json.dumps({"type": "message.send", "data": {
-                "recipient_id": recipient["id"], "content": f"message {i} " + "x" * 80,
-                "client_id": client_id}}))
+            await s_ws.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "data": {
+                            "recipient_id": recipient["id"],
+                            "content": f"message {i} " + "x" * 80,
+                            "client_id": client_id,
+                        },
+                    }
+                )
+            )
         await asyncio.wait_for(acked.wait(), 120)
         await asyncio.wait_for(received, 120)
         reader.cancel()
 
 
-async def receive(ws: ClientConnection, count: int, sent_at: dict[str, float],
-                  deliveries: list[float]) -> None:
+async def receive(
+    ws: ClientConnection, count: int, sent_at: dict[str, float], deliveries: list[float]
+) -> None:
     seen = 0
     async for raw in ws:
         frame = json.loads(raw)
@@ -152,15 +189,22 @@ async def main() -> None:
         deliveries: list[float] = []
         cpu_before = cpu_seconds(process.pid)
         started = time.perf_counter()
-        await asyncio.gather(*(run_pair(ws_url, s, r, args.messages, args.window, acks, deliveries)
-                               for s, r in pairs))
+        await asyncio.gather(
+            *(
+                run_pair(ws_url, s, r, args.messages, args.window, acks, deliveries)
+                for s, r in pairs
+            )
+        )
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(process.pid) - cpu_before
         total = args.pairs * args.messages
         result = {
             "database": (args.database_url or "sqlite").split(":")[0],
-            "pairs": args.pairs, "messages": total, "window": args.window,
-            "seconds": round(elapsed, 2), "messages_per_second": round(total / elapsed),
+            "pairs": args.pairs,
+            "messages": total,
+            "window": args.window,
+            "seconds": round(elapsed, 2),
+            "messages_per_second": round(total / elapsed),
             "server_cpu_s_per_1000_messages": round(cpu / total * 1000, 3),
             "ack_ms": {p: round(percentile(acks, p) * 1000, 1) for p in (50, 99, 99.9)},
             "delivery_ms": {p: round(percentile(deliveries, p) * 1000, 1) for p in (50, 99, 99.9)},
