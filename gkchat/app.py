@@ -13,7 +13,16 @@ from gkchat import __version__
 from gkchat.api import ws
 from gkchat.api.errors import install_error_handlers
 from gkchat.api.limits import BodyLimitMiddleware
-from gkchat.api.routes import auth, friends, health, me, messages, sessions, users
+from gkchat.api.routes import (
+    auth,
+    friends,
+    health,
+    me,
+    messages,
+    notifications,
+    sessions,
+    users,
+)
 from gkchat.clock import Clock, SystemClock
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
@@ -55,7 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, sessions, users, friends, messages, health):
+    for module in (auth, me, sessions, users, friends, messages, notifications, health):
         api.include_router(module.router)
     api.include_router(ws.router)
     app.include_router(api)

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         default_factory=list
     )
 
+    notification_retention: timedelta = timedelta(days=90)
+
     hub_url: str = "memory://"
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ws_queue_size: int = Field(default=4096, ge=16)
@@ -102,6 +104,7 @@ class Settings(BaseSettings):
         "ws_idle_timeout",
         "ws_auth_timeout",
         "typing_interval",
+        "notification_retention",
         mode="before",
     )
     @classmethod
@@ -115,6 +118,7 @@ class Settings(BaseSettings):
         "ws_idle_timeout",
         "ws_auth_timeout",
         "typing_interval",
+        "notification_retention",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

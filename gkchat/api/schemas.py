@@ -193,6 +193,7 @@ class ConversationOut(BaseModel):
     peer: PublicUser
     last_message: MessageOut | None
     unread_count: int
+    muted: bool
 
 
 class ConversationsOut(BaseModel):
@@ -210,3 +211,20 @@ class SyncOut(BaseModel):
     events: list[EventOut]
     cursor: str
     has_more: bool
+
+
+class NotificationOut(BaseModel):
+    id: str
+    type: str
+    reference_id: str | None
+    content: str
+    created_at: datetime
+    read_at: datetime | None
+    actor_id: str | None
+    count: int
+
+
+class NotificationsOut(BaseModel):
+    notifications: list[NotificationOut]
+    unread_count: int
+    next_before: str | None

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from gkchat.db.types import UTCDateTime
@@ -128,6 +129,8 @@ friendships = Table(
     Index(None, "user_id2"),
 )
 
+# Stored notifications. A burst of messages from one sender collapses into one unread
+# ``message`` notification per (user, actor): the partial unique index keeps it to one.
 notifications = Table(
     "notifications",
     metadata,
@@ -138,7 +141,25 @@ notifications = Table(
     Column("content", String(500), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("read_at", UTCDateTime(), nullable=True),
+    Column("actor_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("count", Integer(), nullable=False, server_default="1"),
     Index(None, "user_id", "created_at"),
+    Index(
+        "uq_notifications_unread_message",
+        "user_id",
+        "actor_id",
+        unique=True,
+        sqlite_where=text("type = 'message' AND read_at IS NULL"),
+        postgresql_where=text("type = 'message' AND read_at IS NULL"),
+    ),
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("peer_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 # Fixed-window failure counters for login throttling, shared by every server process.

@@ -9,7 +9,7 @@ event belongs to.
 from dataclasses import dataclass
 from datetime import datetime
 
-from gkchat.domain.models import FriendRequest, Friendship, Message
+from gkchat.domain.models import FriendRequest, Friendship, Message, Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +172,39 @@ class SessionsEnded(DomainEvent):
     @property
     def audience(self) -> tuple[str, ...]:
         return ()
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationCreated(DomainEvent):
+    type = "notification.created"
+    notification: Notification
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.notification.user_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationUpdated(DomainEvent):
+    """A collapsed notification took in another message."""
+
+    type = "notification.updated"
+    notification: Notification
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.notification.user_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRead(DomainEvent):
+    """Notifications were marked read; ``ids`` empty with ``everything`` means all of them."""
+
+    type = "notification.read"
+    user_id: str
+    ids: tuple[str, ...]
+    everything: bool = False
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.user_id,)

@@ -85,3 +85,18 @@ class StreamEvent:
     seq: int
     type: str
     data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """``count`` > 1 when a burst of messages from one ``actor_id`` was collapsed into it."""
+
+    id: str
+    user_id: str
+    type: str
+    reference_id: str | None
+    content: str
+    created_at: datetime
+    read_at: datetime | None
+    actor_id: str | None
+    count: int = 1

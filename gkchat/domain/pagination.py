@@ -8,10 +8,11 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from gkchat.domain.errors import InvalidInput
+from gkchat.domain.ids import is_valid_id
 
 T = TypeVar("T")
 
@@ -51,10 +52,12 @@ def decode_cursor(cursor: str | None) -> Position | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, item_id = raw.partition("|")
-        parsed = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        parsed: datetime | None = datetime.fromisoformat(at)
+        if parsed is not None and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         parsed = None
-    if parsed is None or parsed.tzinfo is None or not item_id or len(item_id) > 64:
+    if parsed is None or parsed.tzinfo is None or not is_valid_id(item_id):
         raise InvalidInput("The 'before' cursor is not valid.", code="invalid_cursor")
     return Position(at=parsed, id=item_id)
 

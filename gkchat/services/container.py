@@ -13,6 +13,7 @@ from gkchat.services.events import EventBus
 from gkchat.services.friends import FriendService
 from gkchat.services.message_writer import MessageWriter
 from gkchat.services.messages import MessageService
+from gkchat.services.notifications import NotificationService
 from gkchat.services.sessions import SessionService
 from gkchat.services.stream import StreamService
 from gkchat.services.throttle import LoginThrottle
@@ -32,6 +33,7 @@ class Services:
     friends: FriendService
     writer: MessageWriter
     messages: MessageService
+    notifications: NotificationService
     gateway: Gateway
 
     @classmethod
@@ -72,6 +74,8 @@ class Services:
         gateway = Gateway(
             db, clock, create_hub(settings.hub_url), typing_interval=settings.typing_interval
         )
+        notifications = NotificationService(db, clock, events)
+        events.derive_with(notifications.derive)
         events.on_publish(gateway.publish_stream)
         events.on_commit(gateway.on_domain_event)
         return cls(
@@ -87,6 +91,7 @@ class Services:
             friends=FriendService(db, clock, events),
             writer=writer,
             messages=MessageService(db, clock, events, writer),
+            notifications=notifications,
             gateway=gateway,
         )
 

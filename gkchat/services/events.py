@@ -1,7 +1,8 @@
 """The event bus and the transaction that services write through.
 
 ``async with bus.transaction() as tx`` opens a database write; ``tx.emit(event)`` keeps the
-event. Before the commit, every kept event is recorded in its audience's streams, in the same
+event. Before the commit, derivers store what the events call for (notifications) and add
+their own events, and every kept event is recorded in its audience's streams, in the same
 transaction; after the commit, the recorded entries are published for live delivery and the
 after-commit handlers see the domain events. Nothing is announced for a change that did not
 commit, and nothing committed lacks its stream entries.
@@ -22,6 +23,7 @@ from gkchat.services.stream import StreamService
 log = logging.getLogger("gkchat.events")
 
 AfterCommitHandler = Callable[[DomainEvent], Awaitable[None]]
+Deriver = Callable[[AsyncConnection, list[DomainEvent]], Awaitable[list[DomainEvent]]]
 Publisher = Callable[[list[StreamEvent]], Awaitable[None]]
 
 
@@ -39,10 +41,16 @@ class EventBus:
         self._db = db
         self._stream = stream
         self._publishers: list[Publisher] = []
+        self._derivers: list[Deriver] = []
         self.after_commit: list[AfterCommitHandler] = []
 
     def on_commit(self, handler: AfterCommitHandler) -> None:
         self.after_commit.append(handler)
+
+    def derive_with(self, deriver: Deriver) -> None:
+        """Register an in-transaction step that stores more (notifications) for what happened
+        and returns the events of what it stored."""
+        self._derivers.append(deriver)
 
     def on_publish(self, publisher: Publisher) -> None:
         """Register live delivery of recorded stream entries (the real-time hub)."""
@@ -53,6 +61,8 @@ class EventBus:
         async with self._db.write() as conn:
             tx = Transaction(conn)
             yield tx
+            for derive in self._derivers:
+                tx.events += await derive(conn, list(tx.events))
             recorded = await self._stream.record(conn, tx.events)
         await self.announce(tx.events, recorded)
 

@@ -134,14 +134,17 @@ class FriendService:
         target = await self._existing_user(user_id, allow_disabled=True)
         async with self._bus.transaction() as tx:
             await repo.lock_pair(tx.conn, me.id, target.id)
-            await repo.insert_block(
+            created = await repo.insert_block(
                 self._db, tx.conn, blocker_id=me.id, blocked_id=target.id, at=self._clock.now()
             )
             ended = await repo.delete_friendship(tx.conn, me.id, target.id)
             await repo.delete_requests_between(tx.conn, me.id, target.id)
-            await tx.emit(
-                events.UserBlocked(blocker_id=me.id, blocked_id=target.id, ended_friendship=ended)
-            )
+            if created:
+                await tx.emit(
+                    events.UserBlocked(
+                        blocker_id=me.id, blocked_id=target.id, ended_friendship=ended
+                    )
+                )
 
     async def unblock(self, *, me: User, user_id: str) -> None:
         """Lift a block; the friendship it ended is not restored."""

@@ -1,4 +1,4 @@
-"""Periodic clean-up: expired sessions and stale throttle counters.
+"""Periodic clean-up: expired sessions, stale throttle counters, old read notifications.
 
 Each step is an idempotent DELETE, so several server processes running it at once is harmless.
 """
@@ -18,8 +18,14 @@ async def run_once(services: Services) -> None:
     now = services.clock.now()
     async with services.db.write() as conn:
         stale = await throttle.delete_stale(conn, stale_before=now - services.settings.login_window)
-    if expired or stale:
-        log.info("maintenance: removed %d expired sessions, %d throttle windows", expired, stale)
+    pruned = await services.notifications.prune(retention=services.settings.notification_retention)
+    if expired or stale or pruned:
+        log.info(
+            "maintenance: removed %d expired sessions, %d throttle windows, %d old notifications",
+            expired,
+            stale,
+            pruned,
+        )
 
 
 async def run_maintenance(services: Services, interval: float = INTERVAL_SECONDS) -> None:

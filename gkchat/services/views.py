@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gkchat.domain import events
-from gkchat.domain.models import FriendRequest, Friendship, Message, User
+from gkchat.domain.models import FriendRequest, Friendship, Message, Notification, User
 
 JSON = dict[str, Any]
 
@@ -47,6 +47,19 @@ def friend_request(r: FriendRequest) -> JSON:
 
 def friendship(f: Friendship) -> JSON:
     return {"user": public_user(f.user), "since": timestamp(f.since)}
+
+
+def notification(n: Notification) -> JSON:
+    return {
+        "id": n.id,
+        "type": n.type,
+        "reference_id": n.reference_id,
+        "content": n.content,
+        "created_at": timestamp(n.created_at),
+        "read_at": timestamp(n.read_at),
+        "actor_id": n.actor_id,
+        "count": n.count,
+    }
 
 
 def stream_entries(event: events.DomainEvent) -> list[tuple[str, str, JSON]]:
@@ -93,6 +106,12 @@ def stream_entries(event: events.DomainEvent) -> list[tuple[str, str, JSON]]:
                     {"peer_id": event.peer_id, "up_to": event.up_to},
                 ),
             ]
+        case events.NotificationCreated() | events.NotificationUpdated():
+            data = {"notification": notification(event.notification)}
+            return [(event.notification.user_id, event.type, data)]
+        case events.NotificationsRead():
+            read: JSON = {"ids": list(event.ids), "all": event.everything}
+            return [(event.user_id, event.type, read)]
         case events.SessionsEnded():
             return []
     raise TypeError(f"no stream entries defined for {type(event).__name__}")

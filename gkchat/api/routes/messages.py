@@ -70,12 +70,16 @@ async def list_conversations(
     result = await services.messages.conversations(
         me=auth.user, before=page.before, limit=page.limit
     )
+    muted = await services.notifications.muted_peers(
+        auth.user.id, [c.peer.id for c in result.items]
+    )
     return {
         "conversations": [
             {
                 "peer": views.public_user(c.peer),
                 "last_message": views.message(c.last_message) if c.last_message else None,
                 "unread_count": c.unread_count,
+                "muted": c.peer.id in muted,
             }
             for c in result.items
         ],

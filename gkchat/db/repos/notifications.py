@@ -1,0 +1,177 @@
+"""Stored notifications and per-conversation mutes."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gkchat.db.engine import Database
+from gkchat.db.tables import mutes, notifications, users
+from gkchat.domain.models import Notification
+from gkchat.domain.pagination import Position
+
+n = notifications
+_COLUMNS = (
+    n.c.id,
+    n.c.user_id,
+    n.c.type,
+    n.c.reference_id,
+    n.c.content,
+    n.c.created_at,
+    n.c.read_at,
+    n.c.actor_id,
+    n.c.count,
+)
+
+
+def _notification(row: Row[*tuple[Any, ...]]) -> Notification:
+    return Notification(
+        id=row.id,
+        user_id=row.user_id,
+        type=row.type,
+        reference_id=row.reference_id,
+        content=row.content,
+        created_at=row.created_at,
+        read_at=row.read_at,
+        actor_id=row.actor_id,
+        count=int(row._mapping["count"]),
+    )
+
+
+async def insert(conn: AsyncConnection, notification: Notification) -> None:
+    await conn.execute(
+        n.insert().values(
+            id=notification.id,
+            user_id=notification.user_id,
+            type=notification.type,
+            reference_id=notification.reference_id,
+            content=notification.content,
+            created_at=notification.created_at,
+            read_at=None,
+            actor_id=notification.actor_id,
+            count=notification.count,
+        )
+    )
+
+
+async def unread_message_notifications(
+    conn: AsyncConnection, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], Notification]:
+    """The unread ``message`` notification of each (user, actor) pair that has one."""
+    if not pairs:
+        return {}
+    query = select(*_COLUMNS).where(
+        n.c.type == "message",
+        n.c.read_at.is_(None),
+        tuple_(n.c.user_id, n.c.actor_id).in_(sorted(pairs)),
+    )
+    found = [_notification(row) for row in await conn.execute(query)]
+    return {(x.user_id, x.actor_id or ""): x for x in found}
+
+
+async def bump(conn: AsyncConnection, notification: Notification) -> None:
+    """Store a collapsed notification's new count, content, reference and time."""
+    await conn.execute(
+        update(n)
+        .where(n.c.id == notification.id)
+        .values(
+            count=notification.count,
+            content=notification.content,
+            reference_id=notification.reference_id,
+            created_at=notification.created_at,
+        )
+    )
+
+
+async def mark_read(
+    conn: AsyncConnection,
+    user_id: str,
+    *,
+    at: datetime,
+    ids: list[str] | None = None,
+    message_actor: str | None = None,
+    reference_id: str | None = None,
+) -> list[str]:
+    """Mark unread notifications read (those named, from a message sender, about a
+    reference, or all of them); return the ids that changed."""
+    condition = and_(n.c.user_id == user_id, n.c.read_at.is_(None))
+    if ids is not None:
+        condition = and_(condition, n.c.id.in_(ids))
+    if message_actor is not None:
+        condition = and_(condition, n.c.type == "message", n.c.actor_id == message_actor)
+    if reference_id is not None:
+        condition = and_(condition, n.c.reference_id == reference_id)
+    changed = list((await conn.execute(select(n.c.id).where(condition))).scalars())
+    if changed:
+        await conn.execute(update(n).where(n.c.id.in_(changed)).values(read_at=at))
+    return changed
+
+
+async def exists_for(conn: AsyncConnection, user_id: str, notification_id: str) -> bool:
+    query = select(n.c.id).where(n.c.id == notification_id, n.c.user_id == user_id)
+    return (await conn.execute(query)).first() is not None
+
+
+async def list_for(
+    conn: AsyncConnection, user_id: str, *, unread_only: bool, before: Position | None, limit: int
+) -> list[Notification]:
+    query = select(*_COLUMNS).where(n.c.user_id == user_id)
+    if unread_only:
+        query = query.where(n.c.read_at.is_(None))
+    if before is not None:
+        query = query.where(
+            or_(n.c.created_at < before.at, and_(n.c.created_at == before.at, n.c.id < before.id))
+        )
+    query = query.order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)
+    return [_notification(row) for row in await conn.execute(query)]
+
+
+async def unread_count(conn: AsyncConnection, user_id: str) -> int:
+    query = select(func.count()).where(n.c.user_id == user_id, n.c.read_at.is_(None))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def delete_read_before(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(delete(n).where(n.c.read_at.is_not(None), n.c.read_at < before))
+    return result.rowcount
+
+
+async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    query = select(users.c.id, users.c.username).where(users.c.id.in_(sorted(ids)))
+    return {row.id: row.username for row in await conn.execute(query)}
+
+
+# Mutes
+
+
+async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (user, peer) pairs have the user muting the peer."""
+    if not pairs:
+        return set()
+    query = select(mutes.c.user_id, mutes.c.peer_id).where(
+        tuple_(mutes.c.user_id, mutes.c.peer_id).in_(sorted(pairs))
+    )
+    return {(row.user_id, row.peer_id) for row in await conn.execute(query)}
+
+
+async def mute(
+    db: Database, conn: AsyncConnection, user_id: str, peer_id: str, at: datetime
+) -> None:
+    stmt = db.insert(mutes).values(user_id=user_id, peer_id=peer_id, created_at=at)
+    await conn.execute(
+        stmt.on_conflict_do_nothing(index_elements=[mutes.c.user_id, mutes.c.peer_id])
+    )
+
+
+async def unmute(conn: AsyncConnection, user_id: str, peer_id: str) -> None:
+    await conn.execute(delete(mutes).where(mutes.c.user_id == user_id, mutes.c.peer_id == peer_id))
+
+
+async def muted_peers(conn: AsyncConnection, user_id: str, peers: list[str]) -> set[str]:
+    if not peers:
+        return set()
+    query = select(mutes.c.peer_id).where(mutes.c.user_id == user_id, mutes.c.peer_id.in_(peers))
+    return set((await conn.execute(query)).scalars())
