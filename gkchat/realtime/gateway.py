@@ -20,6 +20,8 @@ from gkchat.realtime.registry import ConnectionRegistry
 from gkchat.services.views import timestamp
 
 log = logging.getLogger("gkchat.realtime")
+# Pairs whose last typing time is remembered before old ones are forgotten.
+_TYPING_MEMORY = 10_000
 
 
 class Gateway:
@@ -75,9 +77,15 @@ class Gateway:
         now = time.monotonic()
         if now - self._last_typing[key] < self._typing_interval:
             return
+        if len(self._last_typing) >= _TYPING_MEMORY:
+            self._forget_typing_before(now - self._typing_interval)
         self._last_typing[key] = now
         text = frame("typing", {"user_id": sender_id})
         await self.hub.publish([HubMessage(recipient_id, Kind.EPHEMERAL, ((0, text),))])
+
+    def _forget_typing_before(self, moment: float) -> None:
+        for key in [k for k, at in self._last_typing.items() if at < moment]:
+            del self._last_typing[key]
 
     async def _announce(self, user_id: str, *, online: bool) -> None:
         async with self._db.read() as conn:
