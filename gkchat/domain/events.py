@@ -152,10 +152,11 @@ class ConversationRead(DomainEvent):
     reader_id: str
     peer_id: str
     up_to: str
+    tell_peer: bool = True
 
     @property
     def audience(self) -> tuple[str, ...]:
-        return (self.reader_id, self.peer_id)
+        return (self.reader_id, self.peer_id) if self.tell_peer else (self.reader_id,)
 
 
 @dataclass(frozen=True, slots=True)

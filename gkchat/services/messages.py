@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.clock import Clock
 from gkchat.db.engine import Database
+from gkchat.db.repos import friends as friends_repo
 from gkchat.db.repos import messages as repo
 from gkchat.db.repos.friends import ordered
 from gkchat.db.repos.users import get_user
@@ -126,7 +127,8 @@ class MessageService:
         return Page(rows, encode_cursor(Position(last.last_activity_at, last.peer.id)))
 
     async def mark_read(self, *, me: User, peer_id: str, up_to: str) -> None:
-        """Mark the peer's messages up to and including ``up_to`` read; tell the peer."""
+        """Mark the peer's messages up to and including ``up_to`` read; tell the peer (unless
+        either has blocked the other)."""
         async with self._bus.transaction() as tx:
             message = await repo.get_message(tx.conn, up_to) if is_valid_id(up_to) else None
             if message is None or ordered(message.sender_id, message.recipient_id) != ordered(
@@ -134,17 +136,25 @@ class MessageService:
             ):
                 raise NotFound("No such message in this conversation.", code="message_not_found")
             if await repo.mark_read(tx.conn, reader_id=me.id, peer_id=peer_id, seq=message.seq):
-                await tx.emit(ConversationRead(reader_id=me.id, peer_id=peer_id, up_to=message.id))
+                # After a block, neither side learns when the other reads.
+                tell_peer = not await _blocked_either_way(tx.conn, me.id, peer_id)
+                await tx.emit(
+                    ConversationRead(
+                        reader_id=me.id, peer_id=peer_id, up_to=message.id, tell_peer=tell_peer
+                    )
+                )
 
     async def edit(self, *, me: User, message_id: str, content: str) -> Message:
         content = check_content(content)
         async with self._bus.transaction() as tx:
             message = await self._own_message(tx.conn, me, message_id)
-            if message.deleted_at is not None:
-                raise InvalidInput("A deleted message cannot be edited.", code="message_deleted")
+            if await _blocked_either_way(tx.conn, me.id, message.recipient_id):
+                raise Forbidden("You cannot change messages in this conversation.", code="blocked")
             now = self._clock.now()
-            await repo.set_content(tx.conn, message.id, content=content, edited_at=now)
-            edited = replace(message, content=content, edited_at=now)
+            if not await repo.set_content(tx.conn, message.id, content=content, edited_at=now):
+                raise InvalidInput("A deleted message cannot be edited.", code="message_deleted")
+            # Re-read: the row as it now stands (a concurrent change may have landed first).
+            edited = await repo.get_message(tx.conn, message.id) or message
             await tx.emit(MessageUpdated(message=edited))
         return edited
 
@@ -154,7 +164,9 @@ class MessageService:
             message = await self._own_message(tx.conn, me, message_id)
             now = self._clock.now()
             if await repo.tombstone(tx.conn, message.id, deleted_at=now):
-                tombstone = replace(message, content="", deleted_at=now)
+                tombstone = await repo.get_message(tx.conn, message.id) or replace(
+                    message, content="", deleted_at=now
+                )
                 await tx.emit(MessageDeleted(message=tombstone))
 
     async def _own_message(self, conn: AsyncConnection, me: User, message_id: str) -> Message:
@@ -169,3 +181,9 @@ class MessageService:
     async def _require_user(self, conn: AsyncConnection, user_id: str) -> None:
         if not is_valid_id(user_id) or await get_user(conn, user_id) is None:
             raise NotFound("No such user.", code="user_not_found")
+
+
+async def _blocked_either_way(conn: AsyncConnection, a: str, b: str) -> bool:
+    return await friends_repo.is_blocked(
+        conn, blocker_id=a, blocked_id=b
+    ) or await friends_repo.is_blocked(conn, blocker_id=b, blocked_id=a)

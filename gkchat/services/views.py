@@ -98,14 +98,12 @@ def stream_entries(event: events.DomainEvent) -> list[tuple[str, str, JSON]]:
         case events.UserBlocked() | events.UserUnblocked():
             return [(event.blocker_id, event.type, {"user_id": event.blocked_id})]
         case events.ConversationRead():
-            return [
-                (event.peer_id, "receipt.read", {"peer_id": event.reader_id, "up_to": event.up_to}),
-                (
-                    event.reader_id,
-                    "conversation.read",
-                    {"peer_id": event.peer_id, "up_to": event.up_to},
-                ),
-            ]
+            own: JSON = {"peer_id": event.peer_id, "up_to": event.up_to}
+            entries = [(event.reader_id, "conversation.read", own)]
+            if event.tell_peer:
+                receipt: JSON = {"peer_id": event.reader_id, "up_to": event.up_to}
+                entries.insert(0, (event.peer_id, "receipt.read", receipt))
+            return entries
         case events.NotificationCreated() | events.NotificationUpdated():
             data = {"notification": notification(event.notification)}
             return [(event.notification.user_id, event.type, data)]

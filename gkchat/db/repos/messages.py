@@ -63,11 +63,18 @@ async def existing_user_ids(conn: AsyncConnection, ids: Iterable[str]) -> set[st
 
 
 async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these ordered pairs are friends."""
+    """Which of these ordered pairs are friends.
+
+    The friendship rows are share-locked until commit (PostgreSQL), so an unfriend or block
+    waits for the sends that saw the friendship, and no message lands after the block.
+    """
     if not pairs:
         return set()
-    query = select(friendships.c.user_id1, friendships.c.user_id2).where(
-        tuple_(friendships.c.user_id1, friendships.c.user_id2).in_(sorted(pairs))
+    query = (
+        select(friendships.c.user_id1, friendships.c.user_id2)
+        .where(tuple_(friendships.c.user_id1, friendships.c.user_id2).in_(sorted(pairs)))
+        .order_by(friendships.c.user_id1, friendships.c.user_id2)
+        .with_for_update(read=True)
     )
     return {(row.user_id1, row.user_id2) for row in await conn.execute(query)}
 
@@ -154,12 +161,14 @@ async def history(
 
 async def set_content(
     conn: AsyncConnection, message_id: str, *, content: str, edited_at: datetime
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Replace a message's text; False when it is (by now) deleted."""
+    result = await conn.execute(
         update(messages)
-        .where(messages.c.id == message_id)
+        .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
         .values(content=content, edited_at=edited_at)
     )
+    return result.rowcount > 0
 
 
 async def tombstone(conn: AsyncConnection, message_id: str, *, deleted_at: datetime) -> bool:
