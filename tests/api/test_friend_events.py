@@ -27,11 +27,16 @@ from tests.support.server import RunningServer
 
 @pytest.fixture
 def announced(server: RunningServer) -> list[DomainEvent]:
-    """Every event the server announces after a commit, in order."""
+    """Every friendship event the server announces after a commit, in order.
+
+    The notifications derived from them are announced too; tests/api/test_notifications.py
+    covers those, so they are left out here.
+    """
     seen: list[DomainEvent] = []
 
     async def record(event: DomainEvent) -> None:
-        seen.append(event)
+        if not event.type.startswith("notification."):
+            seen.append(event)
 
     server.app.state.services.events.on_commit(record)
     return seen

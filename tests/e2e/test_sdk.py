@@ -504,6 +504,7 @@ async def test_typing_is_yielded_without_moving_the_cursor(alice: Client, bob: C
     async with bob.events() as stream, alice.connect() as alice_ws:
         await alice_ws.send_message(user_id(bob), "are you there?")
         await next_message(stream)  # the stream is connected now
+        await next_event(stream, lambda e: e.type == "notification.created")
         cursor = stream.cursor
         await alice_ws.typing(user_id(bob))
         typing = await next_event(stream, lambda e: e.type == "typing")
