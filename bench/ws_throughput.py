@@ -58,7 +58,7 @@ async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes
     command = [sys.executable, "-m", "gkchat", "serve", "--port", str(port)]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as client:
         for _ in range(300):
