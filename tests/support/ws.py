@@ -273,14 +273,6 @@ async def befriended(users: UserFactory) -> tuple[SignedInUser, SignedInUser]:
     return a, b
 
 
-async def fresh_cursor(user: SignedInUser) -> str:
-    """The user's current /sync position (no events)."""
-    response = await user.client.get("/sync")
-    assert response.status_code == 200, response.text
-    cursor: str = response.json()["cursor"]
-    return cursor
-
-
 async def sync_all(user: SignedInUser, since: str) -> tuple[list[Frame], str]:
     """Every event after ``since``, following ``has_more``; and the final cursor."""
     events: list[Frame] = []

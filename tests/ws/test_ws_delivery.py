@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.conftest import ServerStarter
 from tests.support.factories import SignedInUser, UserFactory, befriend, send_friend_request
+from tests.support.messaging import fresh_cursor
 from tests.support.server import RunningServer
 from tests.support.ws import (
     CLOSE_ABNORMAL,
@@ -19,7 +20,6 @@ from tests.support.ws import (
     Frame,
     WsClient,
     befriended,
-    fresh_cursor,
     open_ws,
     send_rest,
     sync_all,

@@ -6,6 +6,7 @@ who was offline finds it after reconnecting.
 """
 
 from tests.support.factories import UserFactory, send_friend_request
+from tests.support.messaging import fresh_cursor
 from tests.support.notifications import (
     notification_events,
     notifications,
@@ -13,14 +14,7 @@ from tests.support.notifications import (
     the_only,
 )
 from tests.support.server import RunningServer
-from tests.support.ws import (
-    befriended,
-    fresh_cursor,
-    open_ws,
-    send_rest,
-    sync_all,
-    wait_for_connections,
-)
+from tests.support.ws import befriended, open_ws, send_rest, sync_all, wait_for_connections
 
 
 async def test_a_new_notification_is_pushed_live(server: RunningServer, users: UserFactory) -> None:

@@ -8,17 +8,10 @@ is throttled, and is an ``error`` frame when the recipient is not a friend.
 
 from tests.conftest import ServerStarter
 from tests.support.factories import SignedInUser, UserFactory, befriend
+from tests.support.messaging import fresh_cursor
 from tests.support.server import RunningServer
 from tests.support.times import parse_utc
-from tests.support.ws import (
-    Frame,
-    WsClient,
-    befriended,
-    fresh_cursor,
-    open_ws,
-    sync_all,
-    wait_for_connections,
-)
+from tests.support.ws import Frame, WsClient, befriended, open_ws, sync_all, wait_for_connections
 
 
 async def presence_of(ws: WsClient, user: SignedInUser, *, online: bool) -> Frame:

@@ -3,8 +3,9 @@
 import json
 
 from tests.support.factories import UserFactory
+from tests.support.messaging import fresh_cursor
 from tests.support.server import RunningServer
-from tests.support.ws import befriended, fresh_cursor, open_ws, send_rest
+from tests.support.ws import befriended, open_ws, send_rest
 
 
 async def test_first_frame_is_ready_with_the_current_cursor(
