@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gkchat.domain.models import FriendRequest, Friendship, Session, User
 
@@ -178,6 +178,7 @@ class MessageOut(BaseModel):
     edited_at: datetime | None
     deleted_at: datetime | None
     client_id: str | None
+    seq: int = Field(description="Position in the conversation: a later message has a larger one")
 
 
 class MessageEnvelope(BaseModel):
@@ -194,6 +195,8 @@ class ConversationOut(BaseModel):
     last_message: MessageOut | None
     unread_count: int
     muted: bool
+    peer_delivered_seq: int = Field(description="The peer has received messages up to this seq")
+    peer_read_seq: int = Field(description="The peer has read messages up to this seq")
 
 
 class ConversationsOut(BaseModel):

@@ -328,6 +328,11 @@ class Client:
         path = f"conversations/{_segment(peer_id)}/read"
         await self.request("POST", path, json={"up_to": up_to})
 
+    async def mark_delivered(self, peer_id: str, up_to: str) -> None:
+        """Tell the peer this device has received their messages up to ``up_to``."""
+        path = f"conversations/{_segment(peer_id)}/delivered"
+        await self.request("POST", path, json={"up_to": up_to})
+
     async def sync(self, since: str | None = None, limit: int | None = None) -> SyncResult:
         """``GET /sync``: the events after cursor ``since``, in stream order.
 

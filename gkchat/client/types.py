@@ -72,14 +72,19 @@ class Message(TypedDict):
     edited_at: str | None
     deleted_at: str | None
     client_id: str | None
+    seq: int  # position in the conversation: later messages have larger ones
 
 
 class Conversation(TypedDict):
-    """A conversation with one peer: its latest message and how many of theirs are unread."""
+    """A conversation with one peer: its latest message, how many of theirs are unread, and how
+    far the peer has received and read (compare with ``Message['seq']``)."""
 
     peer: PublicUser
     last_message: Message | None
     unread_count: int
+    muted: bool
+    peer_delivered_seq: int
+    peer_read_seq: int
 
 
 class Health(TypedDict):

@@ -83,7 +83,7 @@ messages = Table(
 )
 
 # One row per pair that has exchanged messages: the position counter, the latest message and
-# how far each side has read.
+# how far each side has received and read.
 conversations = Table(
     "conversations",
     metadata,
@@ -94,6 +94,8 @@ conversations = Table(
     Column("last_activity_at", UTCDateTime(), nullable=False),
     Column("read_seq1", BigInteger(), nullable=False, server_default="0"),
     Column("read_seq2", BigInteger(), nullable=False, server_default="0"),
+    Column("delivered_seq1", BigInteger(), nullable=False, server_default="0"),
+    Column("delivered_seq2", BigInteger(), nullable=False, server_default="0"),
     CheckConstraint("user_id1 < user_id2", name="ordered_pair"),
     Index(None, "user_id1", "last_activity_at"),
     Index(None, "user_id2", "last_activity_at"),

@@ -152,11 +152,30 @@ class ConversationRead(DomainEvent):
     reader_id: str
     peer_id: str
     up_to: str
+    seq: int
     tell_peer: bool = True
 
     @property
     def audience(self) -> tuple[str, ...]:
         return (self.reader_id, self.peer_id) if self.tell_peer else (self.reader_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDelivered(DomainEvent):
+    """``recipient_id``'s device has received ``peer_id``'s messages up to ``up_to``.
+
+    Only the peer is told (``receipt.delivered``), and not across a block.
+    """
+
+    type = "receipt.delivered"
+    recipient_id: str
+    peer_id: str
+    up_to: str
+    seq: int
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        return (self.peer_id,)
 
 
 @dataclass(frozen=True, slots=True)

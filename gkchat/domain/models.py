@@ -69,12 +69,15 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """One side's view of a conversation."""
+    """One side's view of a conversation; the peer's positions say how far they have
+    received and read (compare with ``Message.seq``)."""
 
     peer: User
     last_message: Message | None
     unread_count: int
     last_activity_at: datetime
+    peer_delivered_seq: int
+    peer_read_seq: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,12 @@ from gkchat.db.repos import messages as repo
 from gkchat.db.repos.friends import ordered
 from gkchat.db.repos.users import get_user
 from gkchat.domain.errors import Forbidden, InvalidInput, NotFound, TooLarge
-from gkchat.domain.events import ConversationRead, MessageDeleted, MessageUpdated
+from gkchat.domain.events import (
+    ConversationDelivered,
+    ConversationRead,
+    MessageDeleted,
+    MessageUpdated,
+)
 from gkchat.domain.ids import is_valid_id
 from gkchat.domain.models import Conversation, Message, User
 from gkchat.domain.pagination import Page, Position, clamp_limit, decode_cursor, encode_cursor
@@ -130,17 +135,32 @@ class MessageService:
         """Mark the peer's messages up to and including ``up_to`` read; tell the peer (unless
         either has blocked the other)."""
         async with self._bus.transaction() as tx:
-            message = await repo.get_message(tx.conn, up_to) if is_valid_id(up_to) else None
-            if message is None or ordered(message.sender_id, message.recipient_id) != ordered(
-                me.id, peer_id
-            ):
-                raise NotFound("No such message in this conversation.", code="message_not_found")
+            message = await _message_between(tx.conn, up_to, me.id, peer_id)
             if await repo.mark_read(tx.conn, reader_id=me.id, peer_id=peer_id, seq=message.seq):
                 # After a block, neither side learns when the other reads.
                 tell_peer = not await _blocked_either_way(tx.conn, me.id, peer_id)
                 await tx.emit(
                     ConversationRead(
-                        reader_id=me.id, peer_id=peer_id, up_to=message.id, tell_peer=tell_peer
+                        reader_id=me.id,
+                        peer_id=peer_id,
+                        up_to=message.id,
+                        seq=message.seq,
+                        tell_peer=tell_peer,
+                    )
+                )
+
+    async def mark_delivered(self, *, me: User, peer_id: str, up_to: str) -> None:
+        """Record that a device of ``me`` has received the conversation up to ``up_to``; the
+        peer gets a delivery receipt (not across a block). Going backwards changes nothing."""
+        async with self._bus.transaction() as tx:
+            message = await _message_between(tx.conn, up_to, me.id, peer_id)
+            moved = await repo.mark_delivered(
+                tx.conn, recipient_id=me.id, peer_id=peer_id, seq=message.seq
+            )
+            if moved and not await _blocked_either_way(tx.conn, me.id, peer_id):
+                await tx.emit(
+                    ConversationDelivered(
+                        recipient_id=me.id, peer_id=peer_id, up_to=message.id, seq=message.seq
                     )
                 )
 
@@ -181,6 +201,14 @@ class MessageService:
     async def _require_user(self, conn: AsyncConnection, user_id: str) -> None:
         if not is_valid_id(user_id) or await get_user(conn, user_id) is None:
             raise NotFound("No such user.", code="user_not_found")
+
+
+async def _message_between(conn: AsyncConnection, message_id: str, a: str, b: str) -> Message:
+    """The message if it belongs to the conversation of ``a`` and ``b``; 404 otherwise."""
+    message = await repo.get_message(conn, message_id) if is_valid_id(message_id) else None
+    if message is None or ordered(message.sender_id, message.recipient_id) != ordered(a, b):
+        raise NotFound("No such message in this conversation.", code="message_not_found")
+    return message
 
 
 async def _blocked_either_way(conn: AsyncConnection, a: str, b: str) -> bool:

@@ -33,6 +33,7 @@ def message(m: Message) -> JSON:
         "edited_at": timestamp(m.edited_at),
         "deleted_at": timestamp(m.deleted_at),
         "client_id": m.client_id,
+        "seq": m.seq,
     }
 
 
@@ -98,12 +99,15 @@ def stream_entries(event: events.DomainEvent) -> list[tuple[str, str, JSON]]:
         case events.UserBlocked() | events.UserUnblocked():
             return [(event.blocker_id, event.type, {"user_id": event.blocked_id})]
         case events.ConversationRead():
-            own: JSON = {"peer_id": event.peer_id, "up_to": event.up_to}
+            own: JSON = {"peer_id": event.peer_id, "up_to": event.up_to, "seq": event.seq}
             entries = [(event.reader_id, "conversation.read", own)]
             if event.tell_peer:
-                receipt: JSON = {"peer_id": event.reader_id, "up_to": event.up_to}
+                receipt: JSON = {"peer_id": event.reader_id, "up_to": event.up_to, "seq": event.seq}
                 entries.insert(0, (event.peer_id, "receipt.read", receipt))
             return entries
+        case events.ConversationDelivered():
+            delivered = {"peer_id": event.recipient_id, "up_to": event.up_to, "seq": event.seq}
+            return [(event.peer_id, event.type, delivered)]
         case events.NotificationCreated() | events.NotificationUpdated():
             data = {"notification": notification(event.notification)}
             return [(event.notification.user_id, event.type, data)]

@@ -243,7 +243,7 @@ async def test_a_delete_is_message_deleted_with_the_tombstone_for_both(
 async def test_a_read_sends_receipt_read_to_the_peer(
     server: RunningServer, users: UserFactory
 ) -> None:
-    """Reading sends the peer receipt.read {peer_id: reader, up_to}; once per advance."""
+    """Reading sends the peer receipt.read {peer_id: reader, up_to, seq}; once per advance."""
     alice, bob = await friends(users)
     sent = await send_each(bob, alice, 3)
     since = await fresh_cursor(bob)
@@ -253,7 +253,8 @@ async def test_a_read_sends_receipt_read_to_the_peer(
     assert (await mark_read(alice, bob.id, sent[0]["id"])).status_code == 204
 
     receipts = of_type(await sync_all(bob, since), "receipt.read")
-    assert [e["data"] for e in receipts] == [{"peer_id": alice.id, "up_to": sent[1]["id"]}]
+    expected = {"peer_id": alice.id, "up_to": sent[1]["id"], "seq": sent[1]["seq"]}
+    assert [e["data"] for e in receipts] == [expected]
 
 
 async def test_a_receipt_never_reaches_a_third_user(

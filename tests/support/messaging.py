@@ -120,6 +120,10 @@ async def mark_read(user: SignedInUser, peer_id: str, up_to: str) -> httpx.Respo
     return await user.client.post(f"/conversations/{peer_id}/read", json={"up_to": up_to})
 
 
+async def mark_delivered(user: SignedInUser, peer_id: str, up_to: str) -> httpx.Response:
+    return await user.client.post(f"/conversations/{peer_id}/delivered", json={"up_to": up_to})
+
+
 async def sync_page(
     user: SignedInUser, since: str | None = None, *, limit: int | None = None
 ) -> Json:

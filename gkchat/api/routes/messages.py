@@ -80,6 +80,8 @@ async def list_conversations(
                 "last_message": views.message(c.last_message) if c.last_message else None,
                 "unread_count": c.unread_count,
                 "muted": c.peer.id in muted,
+                "peer_delivered_seq": c.peer_delivered_seq,
+                "peer_read_seq": c.peer_read_seq,
             }
             for c in result.items
         ],
@@ -107,6 +109,16 @@ async def mark_read(
 ) -> Response:
     """Mark the peer's messages up to and including ``up_to`` as read; the peer is told."""
     await services.messages.mark_read(me=auth.user, peer_id=peer_id, up_to=body.up_to)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/conversations/{peer_id}/delivered", status_code=status.HTTP_204_NO_CONTENT)
+async def mark_delivered(
+    peer_id: str, body: ReadIn, auth: CurrentAuth, services: ServicesDep
+) -> Response:
+    """Say that this device has received the conversation up to and including ``up_to``; the
+    peer gets a ``receipt.delivered`` event."""
+    await services.messages.mark_delivered(me=auth.user, peer_id=peer_id, up_to=body.up_to)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -105,6 +105,8 @@ async def advance_conversations(
             "last_activity_at": at,
             "read_seq1": 0,
             "read_seq2": 0,
+            "delivered_seq1": 0,
+            "delivered_seq2": 0,
         }
         for pair in sorted(counts)
     ]
@@ -182,9 +184,26 @@ async def tombstone(conn: AsyncConnection, message_id: str, *, deleted_at: datet
 
 
 async def mark_read(conn: AsyncConnection, *, reader_id: str, peer_id: str, seq: int) -> bool:
-    """Move the reader's read position forward to ``seq``; False when it was already there."""
-    low, high = ordered(reader_id, peer_id)
-    column = conversations.c.read_seq1 if reader_id == low else conversations.c.read_seq2
+    """Move the reader's read position forward to ``seq``; False when it was already there.
+
+    What was read was received: the delivered position follows.
+    """
+    await mark_delivered(conn, recipient_id=reader_id, peer_id=peer_id, seq=seq)
+    return await _advance(conn, "read_seq", user_id=reader_id, peer_id=peer_id, seq=seq)
+
+
+async def mark_delivered(
+    conn: AsyncConnection, *, recipient_id: str, peer_id: str, seq: int
+) -> bool:
+    """Move the recipient's delivered position forward to ``seq``; False when it was there."""
+    return await _advance(conn, "delivered_seq", user_id=recipient_id, peer_id=peer_id, seq=seq)
+
+
+async def _advance(
+    conn: AsyncConnection, position: str, *, user_id: str, peer_id: str, seq: int
+) -> bool:
+    low, high = ordered(user_id, peer_id)
+    column = conversations.c[f"{position}1" if user_id == low else f"{position}2"]
     result = await conn.execute(
         update(conversations)
         .where(conversations.c.user_id1 == low, conversations.c.user_id2 == high, column < seq)
@@ -198,7 +217,10 @@ async def list_conversations(
 ) -> list[Conversation]:
     c = conversations
     peer_id = case((c.c.user_id1 == user_id, c.c.user_id2), else_=c.c.user_id1)
-    my_read = case((c.c.user_id1 == user_id, c.c.read_seq1), else_=c.c.read_seq2)
+    i_am_first = c.c.user_id1 == user_id
+    my_read = case((i_am_first, c.c.read_seq1), else_=c.c.read_seq2)
+    peer_read = case((i_am_first, c.c.read_seq2), else_=c.c.read_seq1)
+    peer_delivered = case((i_am_first, c.c.delivered_seq2), else_=c.c.delivered_seq1)
     unread = (
         select(func.count())
         .where(
@@ -215,6 +237,8 @@ async def list_conversations(
         select(
             c.c.last_activity_at,
             unread.label("unread"),
+            peer_read.label("peer_read_seq"),
+            peer_delivered.label("peer_delivered_seq"),
             users.c.id.label("peer_id"),
             users.c.username.label("peer_username"),
             users.c.email.label("peer_email"),
@@ -264,6 +288,8 @@ async def list_conversations(
                 last_message=last_message,
                 unread_count=int(row.unread),
                 last_activity_at=row.last_activity_at,
+                peer_delivered_seq=int(row.peer_delivered_seq),
+                peer_read_seq=int(row.peer_read_seq),
             )
         )
     return result
