@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 
 from gkchat import __version__
 from gkchat.api import ws
@@ -23,6 +22,7 @@ from gkchat.api.routes import (
     sessions,
     users,
 )
+from gkchat.api.webclient import install_web_client
 from gkchat.clock import Clock, SystemClock
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
@@ -68,11 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         api.include_router(module.router)
     api.include_router(ws.router)
     app.include_router(api)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_web_client(app)
     return app
 
 

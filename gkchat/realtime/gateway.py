@@ -10,7 +10,12 @@ from gkchat.db.engine import Database
 from gkchat.db.repos import friends as friends_repo
 from gkchat.db.repos import users as users_repo
 from gkchat.domain.errors import Forbidden, NotFound
-from gkchat.domain.events import DomainEvent, SessionsEnded
+from gkchat.domain.events import (
+    DomainEvent,
+    FriendRequestAccepted,
+    MessageCreated,
+    SessionsEnded,
+)
 from gkchat.domain.ids import is_valid_id
 from gkchat.domain.models import StreamEvent
 from gkchat.realtime.connection import Connection
@@ -47,6 +52,25 @@ class Gateway:
             await self.hub.publish(
                 [HubMessage(event.user_id, Kind.CLOSE_SESSIONS, session_ids=event.session_ids)]
             )
+        elif isinstance(event, FriendRequestAccepted):
+            await self._introduce(event.request.from_user.id, event.request.to_user.id)
+        elif isinstance(event, MessageCreated):
+            # The recipient's client stops showing "typing" when the message lands, so the
+            # sender's next keystroke must get through at once, not after the interval.
+            self._last_typing.pop((event.message.sender_id, event.message.recipient_id), None)
+
+    async def _introduce(self, a: str, b: str) -> None:
+        """New friends learn each other's presence at once, not at the next change."""
+        async with self._db.read() as conn:
+            seen = await users_repo.last_seen(conn, [a, b])
+        now = timestamp(self._clock.now())
+        news = []
+        for user, friend in ((a, b), (b, a)):
+            online = self.registry.is_connected(friend)
+            last_seen = now if online else timestamp(seen.get(friend))
+            text = frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})
+            news.append(HubMessage(user, Kind.EPHEMERAL, ((0, text),)))
+        await self.hub.publish(news)
 
     async def register(self, connection: Connection) -> bool:
         """Route the user's news to this socket; True when it is their first one here."""
