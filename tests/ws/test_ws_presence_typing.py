@@ -11,7 +11,15 @@ from tests.support.factories import SignedInUser, UserFactory, befriend
 from tests.support.messaging import fresh_cursor
 from tests.support.server import RunningServer
 from tests.support.times import parse_utc
-from tests.support.ws import Frame, WsClient, befriended, open_ws, sync_all, wait_for_connections
+from tests.support.ws import (
+    Frame,
+    WsClient,
+    befriended,
+    open_ws,
+    send_rest,
+    sync_all,
+    wait_for_connections,
+)
 
 
 async def presence_of(ws: WsClient, user: SignedInUser, *, online: bool) -> Frame:
@@ -215,3 +223,51 @@ async def test_typing_is_not_in_the_stream(server: RunningServer, users: UserFac
 
     events, _ = await sync_all(bob, start)
     assert events == []
+
+
+async def test_new_friends_learn_each_others_presence_at_once(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """When a request is accepted, each connected side gets the other's presence."""
+    alice, bob = await users.register(), await users.register()
+
+    async with open_ws(server, alice.token) as a_ws, open_ws(server, bob.token) as b_ws:
+        await a_ws.ping()
+        await b_ws.ping()
+        await befriend(alice, bob)
+        at_alice = await presence_of(a_ws, bob, online=True)
+        at_bob = await presence_of(b_ws, alice, online=True)
+
+    assert at_alice["data"]["user_id"] == bob.id
+    assert at_bob["data"]["user_id"] == alice.id
+
+
+async def test_a_new_friend_offline_is_reported_offline(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """Accepting the request of someone not connected tells the accepter they are offline."""
+    alice, bob = await users.register(), await users.register()
+
+    async with open_ws(server, bob.token) as b_ws:
+        await b_ws.ping()
+        await befriend(alice, bob)
+        frame = await presence_of(b_ws, alice, online=False)
+
+    assert frame["data"]["user_id"] == alice.id
+
+
+async def test_a_sent_message_lets_the_next_typing_through(start_server: ServerStarter) -> None:
+    """After a message lands, the sender's next typing frame reaches the friend at once."""
+    server = await start_server(typing_interval=60)
+    async with UserFactory(server.api_url) as users:
+        alice, bob = await befriended(users)
+        async with open_ws(server, alice.token) as a_ws, open_ws(server, bob.token) as b_ws:
+            await b_ws.ping()
+            await a_ws.send_typing(bob.id)
+            await b_ws.recv_until("typing")
+            await send_rest(alice, bob.id, "done typing")
+            await b_ws.recv_until("message.created")
+            await a_ws.send_typing(bob.id)
+            frame = await b_ws.recv_until("typing")
+
+    assert frame["data"] == {"user_id": alice.id}
