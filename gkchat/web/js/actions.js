@@ -268,7 +268,12 @@ export function typing(peerId) {
 
 export async function refreshConversations() {
   try {
-    setConversations((await api.conversations()).conversations);
+    const { conversations } = await api.conversations();
+    setConversations(conversations);
+    // What arrived while this device was away has now reached it.
+    for (const { peer, last_message: last, unread_count: unread } of conversations) {
+      if (unread > 0 && last?.sender_id === peer.id) acknowledgeDelivery(peer.id, last.seq, last.id);
+    }
   } catch (error) {
     reportUnlessSignedOut(error);
   }

@@ -135,7 +135,8 @@ export function upsertMessage(message) {
   const conversation = conversationOf(peerId);
   const last = conversation.last_message;
   if (!last || message.seq > last.seq) {
-    if (message.sender_id === peerId && !message.deleted_at) conversation.unread_count += 1;
+    const seenNow = state.activePeer === peerId && document.visibilityState === "visible";
+    if (message.sender_id === peerId && !message.deleted_at && !seenNow) conversation.unread_count += 1;
     conversation.last_message = message;
   } else if (last.id === message.id) {
     conversation.last_message = message;

@@ -58,7 +58,7 @@ export function renderFriends(container) {
     const outgoing = [...state.outgoing.values()];
     const friends = [...state.friends.values()].sort((a, b) => a.user.username.localeCompare(b.user.username));
     const blocked = [...state.blocked.values()];
-    sections.replaceChildren(
+    const parts = [
       section("Requests", "incoming-requests", incoming.map((r) => person(r.from_user, [
         button("Accept", () => friendAction(() => api.acceptRequest(r.id), `You and ${r.from_user.username} are now friends`), "primary", "accept-request"),
         button("Decline", () => friendAction(() => api.declineRequest(r.id)), "", "decline-request"),
@@ -74,7 +74,8 @@ export function renderFriends(container) {
       blocked.length ? section("Blocked", "blocked", blocked.map((user) => person(user, [
         button("Unblock", () => friendAction(() => api.unblock(user.id), `${user.username} is unblocked`), "", "unblock"),
       ], "blocked-user"))) : null,
-    );
+    ];
+    sections.replaceChildren(...parts.filter(Boolean));
     if (search.value.trim()) renderResults();
   }
 
