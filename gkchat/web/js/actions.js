@@ -135,7 +135,12 @@ function seqOf(data) {
 function messageArrived(message, type) {
   const peerId = peerOf(message);
   if (!state.users.has(peerId)) fetchUser(peerId);
+  const unreadBefore = conversationOf(peerId).unread_count;
   const fresh = upsertMessage(message);
+  // The peer deleted a message this side may not have read: the server knows the count.
+  if (type === "message.deleted" && message.sender_id === peerId && unreadBefore > 0) {
+    refreshConversationsSoon();
+  }
   if (type === "message.created" && message.sender_id === peerId) {
     setTyping(peerId, false);
     if (fresh) acknowledgeDelivery(peerId, message.seq, message.id);
@@ -287,12 +292,15 @@ export async function openChat(peerId) {
   if (!state.users.has(peerId)) fetchUser(peerId);
   changed("conversations", "active", `chat:${peerId}`);
   const chat = chatOf(peerId);
-  if (!chat.loaded) {
+  if (!chat.loaded && !chat.loading) {
+    chat.loading = true;
     try {
       addHistory(peerId, await api.history(peerId));
     } catch (error) {
       reportUnlessSignedOut(error);
       return;
+    } finally {
+      chat.loading = false;
     }
   }
   const newest = newestFromPeer(peerId);

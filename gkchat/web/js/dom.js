@@ -72,9 +72,23 @@ export function avatar(user, { presence } = {}) {
   const el = h("span.avatar", { "aria-hidden": "true" }, initials(name));
   el.style.setProperty("--hue", String(hash % 360));
   if (presence !== undefined) {
-    el.append(h(`span.presence-dot${presence ? ".online" : ""}`, { dataset: { presence: presence ? "online" : "offline" } }));
+    const dot = h("span.presence-dot", { dataset: { presenceOf: user.id } });
+    showPresence(dot, presence);
+    el.append(dot);
   }
   return el;
+}
+
+function showPresence(dot, online) {
+  dot.classList.toggle("online", online);
+  dot.dataset.presence = online ? "online" : "offline";
+}
+
+/** Update every presence dot under ``root`` in place (nothing is rebuilt, focus stays). */
+export function refreshPresenceDots(root, isOnline) {
+  for (const dot of root.querySelectorAll("[data-presence-of]")) {
+    showPresence(dot, isOnline(dot.dataset.presenceOf));
+  }
 }
 
 function initials(name) {
@@ -143,4 +157,41 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
+}
+
+/**
+ * Keep ``container``'s children equal to ``items``, one element per key, reusing the element
+ * of a key whose ``version`` has not changed. Unchanged elements stay in the document, so focus,
+ * hover and selection survive updates; only what changed is rebuilt or moved.
+ */
+export function keyedList(container, items, { key, version, build }) {
+  const cache = (container.keyedCache ??= new Map());
+  const wanted = items.map((item) => {
+    const k = key(item);
+    const v = version(item);
+    const known = cache.get(k);
+    if (known && known.version === v) return known.el;
+    const el = build(item);
+    if (known?.el.contains(document.activeElement)) queueMicrotask(() => focusSame(known.el, el));
+    cache.set(k, { el, version: v });
+    return el;
+  });
+  const keep = new Set(items.map(key));
+  for (const k of [...cache.keys()]) if (!keep.has(k)) cache.delete(k);
+  reconcile(container, wanted);
+}
+
+/** Put ``wanted`` into ``list`` in order, moving only what is out of place. */
+export function reconcile(list, wanted) {
+  wanted.forEach((el, index) => {
+    if (list.children[index] !== el) list.insertBefore(el, list.children[index] ?? null);
+  });
+  while (list.children.length > wanted.length) list.lastElementChild.remove();
+}
+
+/** A rebuilt element takes over focus from the one it replaced (same data-testid inside). */
+function focusSame(before, after) {
+  if (document.activeElement !== document.body && document.contains(document.activeElement)) return;
+  const focusable = after.matches("a, button") ? after : after.querySelector("a, button");
+  focusable?.focus();
 }

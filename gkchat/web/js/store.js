@@ -77,6 +77,7 @@ export function chatOf(peerId) {
       pending: new Map(), // client_id -> {client_id, content, created_at, status, error}
       nextBefore: null,
       loaded: false,
+      loading: false,
       loadingOlder: false,
     };
     state.chats.set(peerId, chat);
@@ -129,7 +130,9 @@ export function upsertMessage(message) {
   const peerId = peerOf(message);
   const chat = chatOf(peerId);
   const isNew = !chat.messages.has(message.id);
-  if (chat.loaded || !isNew) chat.messages.set(message.id, message);
+  // A chat not opened yet keeps nothing (its history loads when opened); one that is loading
+  // keeps what arrives meanwhile, which the history page may not have.
+  if (chat.loaded || chat.loading || !isNew) chat.messages.set(message.id, message);
   if (message.sender_id === state.me.id && message.client_id) chat.pending.delete(message.client_id);
 
   const conversation = conversationOf(peerId);

@@ -4,7 +4,7 @@
 import {
   deleteMessage, discardMessage, editMessage, loadOlder, retryMessage, sendMessage, typing,
 } from "../actions.js";
-import { avatar, dayKey, formatAgo, formatDay, formatTime, h, icon } from "../dom.js";
+import { avatar, dayKey, formatAgo, formatDay, formatTime, h, icon, reconcile } from "../dom.js";
 import { chatOf, isOnline, orderedMessages, receiptOf, state, subscribe } from "../store.js";
 import { confirmDialog } from "./dialog.js";
 
@@ -148,14 +148,6 @@ export function renderChat(main, peerId) {
   renderMessages();
   composer.focus();
   return () => unsubscribers.forEach((unsubscribe) => unsubscribe());
-}
-
-/** Put ``wanted`` into ``list`` in order, moving only what is out of place. */
-function reconcile(list, wanted) {
-  wanted.forEach((el, index) => {
-    if (list.children[index] !== el) list.insertBefore(el, list.children[index] ?? null);
-  });
-  while (list.children.length > wanted.length) list.lastElementChild.remove();
 }
 
 function daySeparator(iso) {

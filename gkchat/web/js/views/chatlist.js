@@ -1,6 +1,6 @@
 // The conversation list: each friend's last message, unread badge and presence, newest first.
 
-import { avatar, formatWhen, h } from "../dom.js";
+import { avatar, formatWhen, h, keyedList } from "../dom.js";
 import { isOnline, sortedConversations, state, subscribe } from "../store.js";
 
 export function renderChatList(container) {
@@ -13,12 +13,23 @@ export function renderChatList(container) {
   function render() {
     const conversations = sortedConversations();
     empty.hidden = conversations.length > 0;
-    list.replaceChildren(...conversations.map(item));
+    keyedList(list, conversations, { key: (c) => c.peer.id, version, build: item });
   }
 
   const unsubscribe = subscribe(["conversations", "presence", "typing", "active"], render);
   render();
   return unsubscribe;
+}
+
+/** Everything an entry shows: when it changes, the entry is rebuilt. */
+function version(conversation) {
+  const peer = conversation.peer;
+  const last = conversation.last_message;
+  return [
+    peer.username, last?.id, last?.content, last?.deleted_at, last?.created_at, conversation.unread_count,
+    isOnline(peer.id), state.typing.has(peer.id), state.chats.get(peer.id)?.pending.size ?? 0,
+    state.activePeer === peer.id,
+  ].join("|");
 }
 
 function item(conversation) {

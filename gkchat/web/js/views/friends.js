@@ -2,7 +2,7 @@
 
 import { friendAction } from "../actions.js";
 import { api } from "../api.js";
-import { avatar, debounce, h, icon } from "../dom.js";
+import { avatar, debounce, h, icon, refreshPresenceDots } from "../dom.js";
 import { isOnline, state, subscribe } from "../store.js";
 import { confirmDialog } from "./dialog.js";
 
@@ -79,9 +79,12 @@ export function renderFriends(container) {
     if (search.value.trim()) renderResults();
   }
 
-  const unsubscribe = subscribe(["friends", "presence"], render);
+  const unsubscribers = [
+    subscribe(["friends"], render),
+    subscribe(["presence"], () => refreshPresenceDots(sections, isOnline)),
+  ];
   render();
-  return unsubscribe;
+  return () => unsubscribers.forEach((unsubscribe) => unsubscribe());
 }
 
 function searchActions(user) {

@@ -2,7 +2,7 @@
 // and goes where it points.
 
 import { readAllNotifications, readNotification, refreshNotifications } from "../actions.js";
-import { formatAgo, h, icon } from "../dom.js";
+import { formatAgo, h, icon, keyedList } from "../dom.js";
 import { state, subscribe } from "../store.js";
 
 export function renderNotificationsButton() {
@@ -15,11 +15,13 @@ export function renderNotificationsButton() {
     "data-testid": "bell",
   }, icon("bell"), badge);
   const list = h("ul.notification-list", { "data-testid": "notification-list" });
+  const empty = h("p.muted.notification-empty", {}, "Nothing new.");
   const panel = h("div.popover", { hidden: true, role: "dialog", "aria-label": "Notifications", "data-testid": "notification-panel" },
     h("div.popover-head", {},
       h("strong", {}, "Notifications"),
       h("button.text-button", { type: "button", "data-testid": "read-all", onclick: readAllNotifications }, "Mark all read")),
-    list);
+    list,
+    empty);
   const wrapper = h("div.bell-wrapper", {}, bell, panel);
 
   const outside = (event) => { if (!wrapper.contains(event.target)) close(); };
@@ -50,9 +52,12 @@ export function renderNotificationsButton() {
     badge.textContent = unread > 99 ? "99+" : String(unread);
     bell.setAttribute("aria-label", unread ? `Notifications, ${unread} unread` : "Notifications");
     const sorted = [...items.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
-    list.replaceChildren(
-      ...(sorted.length ? sorted.map((n) => item(n, close)) : [h("li.muted.notification-empty", {}, "Nothing new.")]),
-    );
+    keyedList(list, sorted, {
+      key: (n) => n.id,
+      version: (n) => `${n.content}|${n.read_at}|${n.created_at}`,
+      build: (n) => item(n, close),
+    });
+    empty.hidden = sorted.length > 0;
   }
 
   subscribe(["notifications"], render);
