@@ -14,6 +14,7 @@ from gkchat.api.errors import install_error_handlers
 from gkchat.api.limits import BodyLimitMiddleware
 from gkchat.api.routes import (
     auth,
+    diagnostics,
     friends,
     health,
     me,
@@ -26,6 +27,7 @@ from gkchat.api.webclient import install_web_client
 from gkchat.clock import Clock, SystemClock
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
+from gkchat.diagnostics import Diagnostics
 from gkchat.services.container import Services
 from gkchat.services.maintenance import run_maintenance
 
@@ -36,15 +38,22 @@ log = logging.getLogger("gkchat")
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     services = Services.build(settings, clock or SystemClock())
+    monitor = (
+        Diagnostics(lambda: len(services.gateway.registry.all())) if settings.diagnostics else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upgrade(services.db)
         await services.start()
         maintenance = asyncio.create_task(run_maintenance(services), name="gkchat-maintenance")
+        if monitor is not None:
+            monitor.start()
         try:
             yield
         finally:
+            if monitor is not None:
+                await monitor.stop()
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
@@ -60,11 +69,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
     )
     app.state.services = services
+    app.state.diagnostics = monitor
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, sessions, users, friends, messages, notifications, health):
+    for module in (
+        auth,
+        me,
+        sessions,
+        users,
+        friends,
+        messages,
+        notifications,
+        health,
+        diagnostics,
+    ):
         api.include_router(module.router)
     api.include_router(ws.router)
     app.include_router(api)

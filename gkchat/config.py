@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     ws_auth_timeout: timedelta = timedelta(seconds=10)
     typing_interval: timedelta = timedelta(seconds=2)
 
+    diagnostics: bool = False
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

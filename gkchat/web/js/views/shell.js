@@ -88,13 +88,22 @@ export function renderShell(root) {
     requestsBadge.hidden = state.incoming.size === 0;
   }
 
+  function renderTitle() {
+    let unread = 0;
+    for (const conversation of state.conversations.values()) unread += conversation.unread_count;
+    document.title = unread ? `(${unread}) GK-Chat` : "GK-Chat";
+  }
+
   const unsubscribe = subscribe(["status", "friends", "me"], renderHeader);
+  const unsubscribeTitle = subscribe(["conversations"], renderTitle);
   window.addEventListener("hashchange", route);
   renderHeader();
   route();
 
   return () => {
     unsubscribe();
+    unsubscribeTitle();
+    document.title = "GK-Chat";
     unmountSidebar();
     unmountMain();
     window.removeEventListener("hashchange", route);
