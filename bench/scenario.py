@@ -20,7 +20,7 @@ from bench.server import ScratchDatabase, Server
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of cells
 Result = dict[str, Any]
 
-BUILT_IN = ("connections", "ws_messages", "rest_messages")
+BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history")
 # Modules that may provide more scenarios (a module-level ``SCENARIO``); a missing one is
 # skipped. ``bench/cluster.py`` (cross-process scale-out with 2 and 4 workers) plugs in here.
 PLUGINS = ("bench.cluster",)
