@@ -170,22 +170,25 @@ def run_one(
 
 
 def clean(database_url: str | None) -> None:
-    from bench.seed import cache_dir
+    """Remove the cache folder's seeded databases: its files and the PostgreSQL templates
+    its metadata names."""
+    from bench.seed import cache_dir, read_meta
 
-    for path in cache_dir().glob("*"):
+    for path in sorted(cache_dir().glob("*")):
+        meta = read_meta(path) if path.suffix == ".json" else None
+        if meta and meta.get("database"):
+            name = meta["database"]
+            try:
+                run_admin(
+                    postgres_admin_url(database_url),
+                    f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                )
+                print(f"dropped database {name}")
+            except OSError as exc:
+                print(f"PostgreSQL not reached ({exc}); database {name} is still there")
+                continue
         path.unlink()
         print(f"removed {path}")
-    admin = postgres_admin_url(database_url)
-    try:
-        rows = run_admin(
-            admin, "SELECT datname FROM pg_database WHERE datname LIKE 'gkchat_bench_cache_%'"
-        )[0]
-    except OSError as exc:
-        print(f"PostgreSQL not reached ({exc}); nothing dropped there")
-        return
-    for row in rows:
-        run_admin(admin, f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
-        print(f"dropped database {row['datname']}")
 
 
 def main(argv: list[str] | None = None) -> int:

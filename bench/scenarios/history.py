@@ -47,7 +47,8 @@ def prepared(ctx: Context, sizes: dict[str, int]) -> tuple[str | Path, dict[str,
             partial.replace(path)
             write_meta(meta_path, meta)
         return path, meta
-    name = "gkchat_bench_cache_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    # The cache folder is part of the name: it is what `python -m bench clean` drops.
+    name = "gkchat_bench_cache_" + hashlib.sha256(f"{key}{cache_dir()}".encode()).hexdigest()[:16]
     scratch = ScratchDatabase("postgres", admin_url=ctx.admin_url)
     scratch.drop()  # only its temporary folder: nothing was created yet
     exists = run_admin(scratch.admin_url, f"SELECT 1 FROM pg_database WHERE datname = '{name}'")[0]
@@ -61,6 +62,7 @@ def prepared(ctx: Context, sizes: dict[str, int]) -> tuple[str | Path, dict[str,
         except BaseException:
             scratch.drop()
             raise
+        meta["database"] = name
         write_meta(meta_path, meta)
     return name, meta
 
