@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -33,7 +34,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--database-url",
-        help="PostgreSQL server to create scratch databases on (implies --database postgres; "
+        help="PostgreSQL server to create scratch databases on (alone, it means --database "
+        "postgres; "
         "default $GKCHAT_BENCH_POSTGRES_URL, $GKCHAT_TEST_POSTGRES_URL or "
         "postgresql://postgres@127.0.0.1:5432/postgres)",
     )
@@ -43,6 +45,11 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the tests' mode
     parser.add_argument(
         "--output-dir", type=Path, default=results.RESULTS_DIR, help="default bench/results"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy into <output-dir>/profile-*.txt (collapsed stacks)",
     )
     parser.add_argument(
         "--validation",
@@ -129,6 +136,7 @@ def run_one(
         repeats=args.repeats or (3 if mode == "default" else 1),
         mode=mode,
         output_dir=args.output_dir,
+        profile=args.profile,
     )
     print(f"== {scenario.name} on {database} ({mode} mode, {ctx.repeats} run(s))", flush=True)
     started = datetime.datetime.now(datetime.UTC)
@@ -192,6 +200,8 @@ def clean(database_url: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Stopped with SIGTERM, still stop the server and drop the scratch database on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     scenarios = load()
     args = parser_for(scenarios).parse_args(argv)
     if args.command == "report":
@@ -201,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         clean(args.database_url)
         return 0
     raise_fd_limit()
-    if args.database_url:
-        args.database = "postgres"
+    if args.database_url and args.database == "sqlite":
+        args.database = "postgres"  # a PostgreSQL URL alone means PostgreSQL
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     mode = "tiny" if args.tiny else "quick" if args.quick else "default"
     if args.command == "all":

@@ -23,7 +23,7 @@ def latency_ladder_plot(result: dict[str, Any], path: Path, title: str) -> bool:
     ladder = result["median"]["ladder"]
     rates = [float(r) for r in ladder]
     fig, ax = plt.subplots(figsize=(8, 5))
-    for kind, style in (("delivery_ms", "-"), ("ack_ms", "--")):
+    for kind, style, marker in (("delivery_ms", "-", "o"), ("ack_ms", "--", "x")):
         for p, colour in (("p50", "tab:green"), ("p99", "tab:orange"), ("p99.9", "tab:red")):
             values = [ladder[r][kind][p] for r in ladder]
             points = [(x, y) for x, y in zip(rates, values, strict=True) if y is not None]
@@ -31,7 +31,7 @@ def latency_ladder_plot(result: dict[str, Any], path: Path, title: str) -> bool:
                 ax.plot(
                     *zip(*points, strict=True),
                     style,
-                    marker="o",
+                    marker=marker,
                     color=colour,
                     label=f"{kind.split('_')[0]} {p}",
                 )
@@ -42,7 +42,8 @@ def latency_ladder_plot(result: dict[str, Any], path: Path, title: str) -> bool:
     ax.set_yscale("log")
     ax.set_xlabel("offered messages per second (open loop)")
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"{title} ({result['database']}, {result['mode']} mode)")
+    label = ", validation run" if result.get("note") else ""
+    ax.set_title(f"{title} ({result['database']}, {result['mode']} mode{label})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenario import Scenario, Table
+from bench.stats import fmt
 
 RESULTS_DIR = Path(__file__).parent / "results"
 VALIDATION_NOTE = "Validation run on a shared, loaded machine; not the reference figures."
@@ -114,7 +115,7 @@ def report(scenarios: dict[str, Scenario], output_dir: Path) -> Path:
             continue
         heads = "; ".join(f"{k}: {v}" for k, v in scenario.headline(r).items())
         stalls = r.get("stalls", {})
-        loop, gc = stalls.get("loop_stall_max_ms", "–"), stalls.get("gc_pause_max_ms", "–")
+        loop, gc = fmt(stalls.get("loop_stall_max_ms")), fmt(stalls.get("gc_pause_max_ms"))
         stall_cell = f"loop {loop} ms, GC {gc} ms" if stalls else "–"
         out.append(f"| {r['scenario']} | {r['database']} | {r['mode']} | {heads} | {stall_cell} |")
     out.append("")

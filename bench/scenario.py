@@ -36,6 +36,7 @@ class Context:
     mode: str  # default | quick | tiny
     output_dir: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    profile: bool = False
 
     @property
     def quick(self) -> bool:
@@ -58,7 +59,11 @@ class Context:
         with ScratchDatabase(self.database, admin_url=self.admin_url) as database:
             database.create(template=template)
             prepared = prepare(database.url) if prepare is not None else None
-            with Server(database, env=env) as server:
+            profile = None
+            if self.profile:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                profile = self.output_dir / f"profile-{database.name}.txt"
+            with Server(database, env=env, profile=profile) as server:
                 yield server, prepared
 
 

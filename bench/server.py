@@ -11,6 +11,7 @@ import contextlib
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -136,7 +137,12 @@ class Server:
     """``python -m gkchat serve`` on a loopback port, started on ``with`` and stopped after."""
 
     def __init__(
-        self, database: ScratchDatabase, *, env: dict[str, str] | None = None, pin: bool = True
+        self,
+        database: ScratchDatabase,
+        *,
+        env: dict[str, str] | None = None,
+        pin: bool = True,
+        profile: Path | None = None,
     ) -> None:
         self.database = database
         self.port = free_port()
@@ -149,6 +155,9 @@ class Server:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self._http = httpx.Client(timeout=30)
         self.diagnostics_available: bool | None = None
+        # With a path: py-spy samples the server into it (collapsed stacks) while it runs.
+        self.profile = profile
+        self._profiler: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -190,6 +199,7 @@ class Server:
             try:
                 if self._http.get(f"{self.api}/health").status_code == 200:
                     self.diagnostics_available = self.diagnostics() is not None
+                    self._start_profiler()
                     return
             except httpx.HTTPError:
                 pass
@@ -197,7 +207,27 @@ class Server:
         self.stop()
         raise RuntimeError(f"the server did not answer within 120 s:\n{self.log_tail()}")
 
+    def _start_profiler(self) -> None:
+        if self.profile is None:
+            return
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(py_spy).exists():
+            raise RuntimeError("--profile needs py-spy (pip install py-spy)")
+        command = [py_spy, "record", "--pid", str(self.pid), "--rate", "200", "--format", "raw"]
+        self._profiler = subprocess.Popen(
+            [*command, "--output", str(self.profile), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def stop(self) -> None:
+        if self._profiler is not None:
+            self._profiler.send_signal(signal.SIGINT)
+            try:
+                self._profiler.wait(60)
+            except subprocess.TimeoutExpired:
+                self._profiler.kill()
+            self._profiler = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
