@@ -67,6 +67,14 @@ class Busy:
         self.share = (cpu_time() - self._cpu) / wall if wall > 0 else 0.0
 
 
+def generator_share(shares: Sequence[float]) -> float:
+    """How busy the generators' CPU was: pinned, they all share CPU 1, so their shares add
+    up; unpinned, each may have a CPU of its own and the busiest one tells."""
+    if not shares:
+        return 0.0
+    return sum(shares) if can_pin() else max(shares)
+
+
 def _child(job_path: str, spec: dict[str, Any], conn: Connection, pin: bool) -> None:
     raise_fd_limit()
     if pin:

@@ -24,11 +24,13 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench.generator import (
+    SATURATED,
     Busy,
     Channel,
     Generators,
     HTTPConnection,
     close_all,
+    generator_share,
     open_socket,
     report,
     send_frame,
@@ -342,7 +344,7 @@ def merge_step(
     acked = sum(p["acked"] for p in parts)
     delivered = sum(p["delivered"] for p in parts)
     span = max(p["span_s"] for p in parts)
-    busiest = max(p["generator_cpu"] for p in parts)
+    busiest = generator_share([p["generator_cpu"] for p in parts])
     return {
         "offered_per_s": offered or None,
         "duration_s": duration,
@@ -356,6 +358,6 @@ def merge_step(
         "delivery_ms": latency_summary(delivery),
         "send_lag_max_ms": round(max(p["send_lag_max_s"] for p in parts) * 1000, 2),
         "generator_cpu": round(busiest, 3),
-        "generator_saturated": busiest > 0.85,
+        "generator_saturated": busiest > SATURATED,
         **meter.result(acked),
     }

@@ -15,7 +15,16 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from bench.generator import Busy, Channel, Generators, close_all, open_socket, report
+from bench.generator import (
+    SATURATED,
+    Busy,
+    Channel,
+    Generators,
+    close_all,
+    generator_share,
+    open_socket,
+    report,
+)
 from bench.scenario import Context, Result, Scenario, Table
 from bench.seed import seed_accounts_sync
 from bench.server import Server
@@ -91,7 +100,7 @@ def measure(server: Server, accounts: list[dict[str, str]], concurrency: int) ->
         group.close()
     connected = sum(p["connected"] for p in parts)
     seconds = max(p["seconds"] for p in parts)
-    busiest = max(p["generator_cpu"] for p in parts)
+    busiest = generator_share([p["generator_cpu"] for p in parts])
     return {
         "connections": connected,
         "generators": shares,
@@ -104,7 +113,7 @@ def measure(server: Server, accounts: list[dict[str, str]], concurrency: int) ->
         "server_reported_connections": diagnostics.get("connections"),
         "server_cpu_ms_per_connect": round(cpu / connected * 1000, 3),
         "generator_cpu": round(busiest, 3),
-        "generator_saturated": busiest > 0.85,
+        "generator_saturated": busiest > SATURATED,
         **stalls,
     }
 

@@ -103,6 +103,7 @@ def ladder_tables(result: Result, what: str) -> list[Table]:
         "msgs per CPU-s",
         "loop stall max ms",
         "GC pause max ms",
+        "send lag max ms",
         "generator CPU",
     ]
     rows = []
@@ -122,6 +123,7 @@ def ladder_tables(result: Result, what: str) -> list[Table]:
                 fmt(step["ops_per_server_cpu_s"]),
                 fmt(step.get("loop_stall_max_ms")),
                 fmt(step.get("gc_pause_max_ms")),
+                fmt(step["send_lag_max_ms"]) if label != "closed" else "–",
                 fmt(step["generator_cpu"], 2)
                 + (" (saturated)" if step["generator_saturated"] else ""),
             ]
