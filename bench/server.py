@@ -262,6 +262,26 @@ class Server:
         fields = stat.rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def database_cpu_seconds(self) -> float | None:
+        """CPU seconds of the PostgreSQL backends serving this run's database (None on
+        SQLite, which runs inside the server and is in its CPU already)."""
+        if self.database.kind != "postgres":
+            return None
+        marker = f" {self.database.name} ".encode()
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+                if not cmdline.startswith(b"postgres:") or marker not in cmdline:
+                    continue
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -305,12 +325,15 @@ class Meter:
         self.cpu = 0.0
         self.wall = 0.0
         self.stalls: dict[str, Any] = {}
+        self.database_cpu: float | None = None
+        self._db0: float | None = None
         self._cpu0 = 0.0
         self._t0 = 0.0
 
     def __enter__(self) -> Self:
         self.server.reset_diagnostics()
         self._cpu0 = self.server.cpu_seconds()
+        self._db0 = self.server.database_cpu_seconds()
         self._t0 = time.monotonic()
         return self
 
@@ -318,12 +341,19 @@ class Meter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.cpu = self.server.cpu_seconds() - self._cpu0
+        db1 = self.server.database_cpu_seconds()
+        self.database_cpu = db1 - self._db0 if db1 is not None and self._db0 is not None else None
         self.wall = time.monotonic() - self._t0
         self.stalls = self.server.stalls()
 
     def result(self, work: int) -> dict[str, Any]:
-        """The server's CPU per unit of ``work`` (messages, requests) and its utilisation."""
+        """The server's CPU per unit of ``work`` (messages, requests) and its utilisation;
+        on PostgreSQL also the database backends' CPU per unit."""
+        db = self.database_cpu
         return {
+            "database_cpu_ms_per_op": round(db / work * 1000, 4)
+            if db is not None and work
+            else None,
             "server_cpu_s": round(self.cpu, 3),
             "server_cpu_utilisation": round(self.cpu / self.wall, 3) if self.wall else None,
             "server_cpu_ms_per_op": round(self.cpu / work * 1000, 4) if work else None,
