@@ -53,9 +53,14 @@ class Context:
         env: dict[str, str] | None = None,
         template: str | Path | None = None,
         prepare: Callable[[str], Any] | None = None,
+        pin: bool = True,
     ) -> Iterator[tuple[Server, Any]]:
         """A scratch database (``prepare(url)`` seeds it) and a server on it, both removed
-        afterwards. Yields the server and what ``prepare`` returned."""
+        afterwards. Yields the server and what ``prepare`` returned.
+
+        ``env`` adds server settings (say ``GKCHAT_WORKERS`` and ``GKCHAT_HUB_URL`` for a
+        scale-out scenario, which would also pass ``pin=False``: CPU, memory and descriptors
+        are then summed over the worker processes)."""
         with ScratchDatabase(self.database, admin_url=self.admin_url) as database:
             database.create(template=template)
             prepared = prepare(database.url) if prepare is not None else None
@@ -63,7 +68,7 @@ class Context:
             if self.profile:
                 self.output_dir.mkdir(parents=True, exist_ok=True)
                 profile = self.output_dir / f"profile-{database.name}.txt"
-            with Server(database, env=env, profile=profile) as server:
+            with Server(database, env=env, profile=profile, pin=pin) as server:
                 yield server, prepared
 
 

@@ -256,11 +256,34 @@ class Server:
 
     # What /proc says
 
+    def pids(self) -> list[int]:
+        """The server process and its descendants (the workers of ``--workers N``)."""
+        parents: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    ppid = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                parents.setdefault(ppid, []).append(int(entry.name))
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(parents.get(pid, []))
+        return found
+
     def cpu_seconds(self) -> float:
-        """User plus system CPU seconds of the server process, all its threads included."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU seconds of the server's processes, all threads included."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def database_cpu_seconds(self) -> float | None:
         """CPU seconds of the PostgreSQL backends serving this run's database (None on
@@ -283,13 +306,24 @@ class Server:
         return total / os.sysconf("SC_CLK_TCK")
 
     def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        """Resident memory of the server's processes."""
+        total = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
 
     def open_fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += len(os.listdir(f"/proc/{pid}/fd"))
+        return total
 
     # What the server says about itself
 
