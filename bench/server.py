@@ -285,13 +285,14 @@ class Server:
             ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
 
-    def database_cpu_seconds(self) -> float | None:
-        """CPU seconds of the PostgreSQL backends serving this run's database (None on
-        SQLite, which runs inside the server and is in its CPU already)."""
+    def database_backends(self) -> dict[int, float] | None:
+        """CPU seconds of each PostgreSQL backend serving this run's database, by process id
+        (None on SQLite, which runs inside the server and is in its CPU already)."""
         if self.database.kind != "postgres":
             return None
         marker = f" {self.database.name} ".encode()
-        total = 0
+        backends: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -302,8 +303,8 @@ class Server:
                 fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+            backends[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        return backends
 
     def rss_bytes(self) -> int:
         """Resident memory of the server's processes."""
@@ -360,14 +361,15 @@ class Meter:
         self.wall = 0.0
         self.stalls: dict[str, Any] = {}
         self.database_cpu: float | None = None
-        self._db0: float | None = None
+        self.database_connections_opened: int | None = None
+        self._db0: dict[int, float] | None = None
         self._cpu0 = 0.0
         self._t0 = 0.0
 
     def __enter__(self) -> Self:
         self.server.reset_diagnostics()
         self._cpu0 = self.server.cpu_seconds()
-        self._db0 = self.server.database_cpu_seconds()
+        self._db0 = self.server.database_backends()
         self._t0 = time.monotonic()
         return self
 
@@ -375,8 +377,12 @@ class Meter:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.cpu = self.server.cpu_seconds() - self._cpu0
-        db1 = self.server.database_cpu_seconds()
-        self.database_cpu = db1 - self._db0 if db1 is not None and self._db0 is not None else None
+        db1 = self.server.database_backends()
+        if db1 is not None and self._db0 is not None:
+            # Backends that ended during the window took their last CPU with them: a floor.
+            before = self._db0
+            self.database_cpu = sum(cpu - before.get(pid, 0.0) for pid, cpu in db1.items())
+            self.database_connections_opened = len(db1.keys() - before.keys())
         self.wall = time.monotonic() - self._t0
         self.stalls = self.server.stalls()
 
@@ -385,6 +391,7 @@ class Meter:
         on PostgreSQL also the database backends' CPU per unit."""
         db = self.database_cpu
         return {
+            "database_connections_opened": self.database_connections_opened,
             "database_cpu_ms_per_op": round(db / work * 1000, 4)
             if db is not None and work
             else None,
