@@ -13,7 +13,9 @@ def percentile(values: Sequence[float], p: float) -> float:
     if not values:
         return math.nan
     ordered = sorted(values)
-    rank = math.ceil(p / 100 * len(ordered))
+    # The rank is ceil(p% of n); the small slack keeps float error (99.9 / 100 * 1000 is
+    # 999.0000000000001) from moving it one up.
+    rank = math.ceil(p * len(ordered) / 100 - 1e-9)
     return ordered[min(len(ordered) - 1, max(rank - 1, 0))]
 
 
@@ -38,7 +40,8 @@ def median_of(runs: Sequence[Any]) -> Any:
     """
     if not runs:
         return None
-    first = runs[0]
+    present = [r for r in runs if r is not None]
+    first = present[0] if present else None
     if isinstance(first, dict):
         keys = list(first)
         return {k: median_of([r.get(k) for r in runs if isinstance(r, dict)]) for k in keys}
