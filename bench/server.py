@@ -212,7 +212,7 @@ class Server:
             return
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(py_spy).exists():
-            raise RuntimeError("--profile needs py-spy (pip install py-spy)")
+            raise RuntimeError("--profile needs py-spy: pip install -e '.[bench]'")
         command = [py_spy, "record", "--pid", str(self.pid), "--rate", "200", "--format", "raw"]
         self._profiler = subprocess.Popen(
             [*command, "--output", str(self.profile), "--nonblocking"],
