@@ -9,6 +9,7 @@ terminal, the Markdown file and ``bench/results/README.md``.
 
 import argparse
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +22,12 @@ Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of cells
 Result = dict[str, Any]
 
 BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history")
-# Modules that may provide more scenarios (a module-level ``SCENARIO``); a missing one is
-# skipped. ``bench/cluster.py`` (cross-process scale-out with 2 and 4 workers) plugs in here.
+# Modules that may provide more scenarios: one whose source defines a module-level
+# ``SCENARIO = Scenario(...)`` is imported and registered; a missing one, or a plain script
+# that does not (and may run things when imported), is left alone. ``bench/cluster.py``
+# (cross-process scale-out with 2 and 4 workers, built on its own branch) plugs in here: it
+# would use ``Context.server(env={"GKCHAT_WORKERS": ..., "GKCHAT_HUB_URL": ...}, pin=False)``
+# and ``bench.messaging.MessageLoad`` for the load.
 PLUGINS = ("bench.cluster",)
 
 
@@ -99,12 +104,16 @@ def load() -> dict[str, Scenario]:
     for name in BUILT_IN:
         register(importlib.import_module(f"bench.scenarios.{name}").SCENARIO)
     for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
             continue
+        try:
+            source = Path(spec.origin).read_text()
+        except OSError:
+            continue
+        if "\nSCENARIO = " not in source:
+            continue
+        module = importlib.import_module(name)
         scenario = getattr(module, "SCENARIO", None)
         if isinstance(scenario, Scenario):
             register(scenario)
