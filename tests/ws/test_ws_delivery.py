@@ -233,7 +233,7 @@ async def test_read_receipt_is_pushed_to_the_sender(
         assert response.status_code == 204, response.text
         receipt = await a_ws.recv_until("receipt.read")
 
-    assert receipt["data"] == {"peer_id": bob.id, "up_to": sent["id"]}
+    assert receipt["data"] == {"peer_id": bob.id, "up_to": sent["id"], "seq": sent["seq"]}
     assert isinstance(receipt.get("cursor"), str)
 
 
