@@ -1,0 +1,1 @@
+"""The built-in scenarios; each module defines ``SCENARIO``."""
