@@ -23,6 +23,7 @@ CatchUp = Callable[[str, int, int], Awaitable[list[StreamEvent]]]
 
 CLOSE_TOO_SLOW = 1013
 _NO_POSITION = 0
+_LATEST = 2**62  # a catch-up to this position reads everything stored
 _CATCH_UP_PAGE = 500
 
 
@@ -64,6 +65,10 @@ class Connection:
 
     def push_frame(self, text: str) -> None:
         self._push((_NO_POSITION, text))
+
+    def resync(self) -> None:
+        """Send every stored event after the last one sent (hints may have been lost)."""
+        self._push((_LATEST, None))
 
     def _push(self, item: tuple[int, str | None]) -> None:
         if self.closed.is_set():
