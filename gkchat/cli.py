@@ -76,7 +76,10 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides GKCHAT_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides GKCHAT_PORT.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Overrides GKCHAT_WORKERS.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Overrides GKCHAT_WORKERS; more than 1 needs a Redis hub."),
+    ] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -86,11 +89,20 @@ def serve(
     from gkchat.api.ws import MAX_FRAME_BYTES
     from gkchat.db.engine import Database
     from gkchat.db.migrate import upgrade
+    from gkchat.realtime.hub import is_shared
 
     settings = _settings(database_url, data_dir)
     host = host or settings.host
     port = settings.port if port is None else port
     workers = workers or settings.workers
+    if workers > 1 and not is_shared(settings.hub_url):
+        typer.echo(
+            f"Error: {workers} workers need a hub shared between processes, or their users "
+            "would not see each other live: set GKCHAT_HUB_URL=redis://host:6379/0 (the "
+            f"hub is {settings.hub_url}).",
+            err=True,
+        )
+        raise typer.Exit(1)
 
     async def migrate_first() -> None:
         database = Database(settings.resolved_database_url)
