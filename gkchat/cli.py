@@ -1,6 +1,7 @@
 """The ``gkchat`` command: serve, migrate and user administration."""
 
 import asyncio
+import copy
 import getpass
 import os
 import sys
@@ -124,6 +125,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        log_config=_log_config(settings.log_level),
         # Client addresses come from X-Forwarded-For only via GKCHAT_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
@@ -132,6 +134,19 @@ def serve(
         ws_ping_interval=20,
         ws_ping_timeout=20,
     )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with GK-Chat's own loggers (hub, presence, maintenance) shown too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["gkchat"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 @app.command()

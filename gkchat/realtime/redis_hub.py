@@ -5,7 +5,9 @@ every message for the user goes to that channel (this process's own connections 
 delivery takes one path). Messages are ``[kind, frames, session ids]`` in orjson.
 
 Publishing never waits for Redis: messages go to an outbox that one task sends in pipelined
-batches, in order; while Redis is down they are logged and dropped (the database has them).
+batches, in order; while Redis is down they are logged and dropped (the database has them),
+and once publishing works again the node asks every node to resync (``resync`` on the
+control channel), since some hints never went out.
 The listener task owns the subscribing connection: it notices a lost connection (an error, or
 no answer to its pings), reconnects with backoff, subscribes every channel this process needs
 again and then asks for a resync, so that every connection reads what lost hints would have
@@ -37,6 +39,7 @@ log = logging.getLogger("gkchat.hub")
 
 CHANNEL_PREFIX = b"gkchat:user:"
 CONTROL_CHANNEL = b"gkchat:hub"  # keeps the subscribing connection open with no users
+RESYNC = b"resync"  # on the control channel: a node dropped hints, every node resyncs
 OUTBOX_LIMIT = 100_000  # messages waiting for Redis before new ones are dropped
 BATCH_SIZE = 500
 PING_INTERVAL = 2.0  # the listener pings this often; three missed answers mean a dead link
@@ -95,6 +98,7 @@ class RedisHub(Hub):
         self._publish_failing = False
         self._outbox_full = False
         self.connected = asyncio.Event()  # subscribed and listening
+        self._stopping = False
 
     def presence(self, local: LocalConnections, *, timeout: timedelta) -> Presence:
         from gkchat.realtime.redis_presence import RedisPresence
@@ -109,6 +113,7 @@ class RedisHub(Hub):
 
     async def stop(self) -> None:
         """Send what is waiting (for a moment at most), then let go of Redis."""
+        self._stopping = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 while self._outbox and not self._publish_failing:  # noqa: ASYNC110
@@ -134,28 +139,37 @@ class RedisHub(Hub):
         self._outbox_ready.set()
 
     async def _publish_forever(self) -> None:
-        while True:
+        while not self._stopping or self._outbox:
             await self._outbox_ready.wait()
             batch = [self._outbox.popleft() for _ in range(min(BATCH_SIZE, len(self._outbox)))]
             if not self._outbox:
                 self._outbox_ready.clear()
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for message in batch:
-                        pipe.publish(channel_of(message.user_id), encode(message))
-                    await pipe.execute()
-            except (RedisError, OSError) as exc:
+            # A pooled connection may have died with a Redis restart: one more try goes out
+            # on a fresh one.
+            if not await self._send(batch) and not await self._send(batch):
                 if not self._publish_failing:
                     log.warning(
-                        "cannot publish to Redis (%s): live delivery is degraded, nothing "
-                        "stored is lost; clients catch up when it is back",
-                        exc,
+                        "cannot publish to Redis: live delivery is degraded, nothing stored "
+                        "is lost; clients catch up when it is back"
                     )
                 self._publish_failing = True
-            else:
-                if self._publish_failing:
-                    log.info("publishing to Redis again")
+            elif self._publish_failing:
+                log.info("publishing to Redis again; every node resyncs its connections")
                 self._publish_failing = False
+                await self._send([], control=RESYNC)
+
+    async def _send(self, batch: list[HubMessage], *, control: bytes | None = None) -> bool:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in batch:
+                    pipe.publish(channel_of(message.user_id), encode(message))
+                if control is not None:
+                    pipe.publish(CONTROL_CHANNEL, control)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.debug("publishing %d messages failed: %s", len(batch), exc)
+            return False
+        return True
 
     # Subscribing --------------------------------------------------------------------------
 
@@ -197,7 +211,7 @@ class RedisHub(Hub):
 
     async def _listen_forever(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             pubsub = self._listening.pubsub()
             try:
                 await self._listen(pubsub)
@@ -224,10 +238,12 @@ class RedisHub(Hub):
         self._last_heard = asyncio.get_running_loop().time()
         reader = asyncio.create_task(self._read(pubsub), name="gkchat-hub-reader")
         watchdog = asyncio.create_task(self._watch(pubsub), name="gkchat-hub-watchdog")
-        done, pending = await asyncio.wait({reader, watchdog}, return_when="FIRST_COMPLETED")
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait({reader, watchdog}, return_when="FIRST_COMPLETED")
+        finally:
+            for task in (reader, watchdog):
+                task.cancel()
+            await asyncio.gather(reader, watchdog, return_exceptions=True)
         for task in done:
             task.result()
 
@@ -239,7 +255,10 @@ class RedisHub(Hub):
             if message is None:
                 continue
             kind = message["type"]
-            if kind == "message":
+            if kind == "message" and message["channel"] == CONTROL_CHANNEL:
+                if message["data"] == RESYNC:
+                    self._start_resync()
+            elif kind == "message":
                 self._on_message(message["channel"], message["data"])
             elif kind == "subscribe":
                 for confirmed in self._confirmations.pop(message["channel"], []):
@@ -248,9 +267,7 @@ class RedisHub(Hub):
             elif kind == "pong" and not self.connected.is_set():
                 self.connected.set()
                 log.info("subscribed to Redis for %d users", len(self._channels))
-                resync = asyncio.create_task(self._resync_safely(), name="gkchat-hub-resync")
-                self._resyncs.add(resync)
-                resync.add_done_callback(self._resyncs.discard)
+                self._start_resync()
 
     async def _watch(self, pubsub: PubSub) -> None:
         loop = asyncio.get_running_loop()
@@ -260,6 +277,11 @@ class RedisHub(Hub):
                 raise ConnectionError("Redis stopped answering pings")
             async with self._commands:
                 await pubsub.ping()
+
+    def _start_resync(self) -> None:
+        resync = asyncio.create_task(self._resync_safely(), name="gkchat-hub-resync")
+        self._resyncs.add(resync)
+        resync.add_done_callback(self._resyncs.discard)
 
     async def _resync_safely(self) -> None:
         try:

@@ -52,6 +52,7 @@ class RedisPresence(Presence):
         self._ttl_ms = max(int(timeout.total_seconds() * 500), 100)
         self._interval = timeout.total_seconds() / 4
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._stale = False  # what Redis holds for this node may differ from the truth
         self._registered = False
 
@@ -60,6 +61,7 @@ class RedisPresence(Presence):
 
     async def stop(self) -> None:
         """Stop beating and take this node out (its sockets have closed by now)."""
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -126,7 +128,7 @@ class RedisPresence(Presence):
         return {node for node, value in zip(ordered, values, strict=True) if value is not None}
 
     async def _beat_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._beat()
                 await self._sweep()
@@ -135,7 +137,10 @@ class RedisPresence(Presence):
                 self._stale = True
             except Exception:
                 log.exception("presence heartbeat failed")
-            await asyncio.sleep(self._interval)
+            # Not a plain sleep: a cancellation swallowed inside redis-py must not keep
+            # this loop (and stop()) going.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)
 
     async def _beat(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
