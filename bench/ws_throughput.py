@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes], str, Path]:
+async def start_server(
+    database_url: str | None, *, workers: int = 1, hub_url: str | None = None, pin: bool = True
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start `gkchat serve` (pinned to CPU 0 if ``pin``); return it, its URL, its data dir."""
     data = Path(tempfile.mkdtemp(prefix="gkchat-bench-"))
     port = free_port()
     env = {
@@ -55,8 +59,11 @@ async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes
     }
     if database_url:
         env["GKCHAT_DATABASE_URL"] = database_url
+    if hub_url:
+        env["GKCHAT_HUB_URL"] = hub_url
     command = [sys.executable, "-m", "gkchat", "serve", "--port", str(port)]
-    if shutil.which("taskset"):
+    command += ["--workers", str(workers)]
+    if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -105,7 +112,9 @@ async def run_pair(
     window: int,
     acks: list[float],
     deliveries: list[float],
+    opened: Callable[[ClientConnection, ClientConnection], None] | None = None,
 ) -> None:
+    """``opened(sender socket, recipient socket)`` is called once both are connected."""
     sent_at: dict[str, float] = {}
     async with (
         connect(
@@ -119,6 +128,11 @@ async def run_pair(
             max_size=2**20,
         ) as r_ws,
     ):
+        # Events committed before a socket's `ready` frame are not sent on it (a client syncs
+        # for those): sending before the recipient is ready could lose the first messages.
+        await ready(r_ws)
+        if opened is not None:
+            opened(s_ws, r_ws)
         received = asyncio.create_task(receive(r_ws, count, sent_at, deliveries))
         credit = asyncio.Semaphore(window)
         acked = asyncio.Event()
@@ -158,6 +172,12 @@ async def run_pair(
         await asyncio.wait_for(acked.wait(), 120)
         await asyncio.wait_for(received, 120)
         reader.cancel()
+
+
+async def ready(ws: ClientConnection) -> None:
+    async for raw in ws:
+        if json.loads(raw)["type"] == "ready":
+            return
 
 
 async def receive(
