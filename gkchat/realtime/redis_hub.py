@@ -92,6 +92,7 @@ class RedisHub(Hub):
         self._confirmations: dict[bytes, list[asyncio.Future[None]]] = {}
         self._outbox: deque[HubMessage] = deque()
         self._outbox_ready = asyncio.Event()
+        self._in_flight = 0  # messages taken from the outbox and not yet sent
         self._tasks: list[asyncio.Task[None]] = []
         self._resyncs: set[asyncio.Task[None]] = set()
         self._last_heard = 0.0
@@ -116,7 +117,7 @@ class RedisHub(Hub):
         self._stopping = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                while self._outbox and not self._publish_failing:  # noqa: ASYNC110
+                while (self._outbox or self._in_flight) and not self._publish_failing:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
         tasks = [*self._tasks, *self._resyncs]
         for task in tasks:
@@ -139,14 +140,17 @@ class RedisHub(Hub):
         self._outbox_ready.set()
 
     async def _publish_forever(self) -> None:
-        while not self._stopping or self._outbox:
+        while True:
             await self._outbox_ready.wait()
             batch = [self._outbox.popleft() for _ in range(min(BATCH_SIZE, len(self._outbox)))]
             if not self._outbox:
                 self._outbox_ready.clear()
+            self._in_flight = len(batch)
             # A pooled connection may have died with a Redis restart: one more try goes out
             # on a fresh one.
-            if not await self._send(batch) and not await self._send(batch):
+            sent = await self._send(batch) or await self._send(batch)
+            self._in_flight = 0
+            if not sent:
                 if not self._publish_failing:
                     log.warning(
                         "cannot publish to Redis: live delivery is degraded, nothing stored "
@@ -219,6 +223,8 @@ class RedisHub(Hub):
                 if self.connected.is_set():
                     log.warning("lost Redis (%s): live delivery is degraded until it is back", exc)
                     failures = 0
+                elif failures == 0:
+                    log.warning("cannot reach Redis (%s): live delivery waits for it", exc)
                 failures += 1
             finally:
                 self.connected.clear()
