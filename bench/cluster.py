@@ -2,11 +2,14 @@
 
 For N = 2 and then 4 workers, starts a real server on a fresh PostgreSQL database with the
 Redis hub, registers friend pairs and has every sender pipeline messages over its socket (the
-pieces of bench/ws_throughput.py). The load generator is this process; the server's workers
-are others. Each socket's worker is looked up in /proc (which process owns the server end of
-the TCP connection), so that deliveries between two workers are told apart from deliveries
-inside one. Prints acked messages per second, ack and delivery latency percentiles and the
-server's CPU per 1,000 messages, and writes them to bench/results/cluster-<time>.json.
+pieces of bench/ws_throughput.py): first saturated (a window of unacknowledged sends per
+sender: throughput, latencies that are mostly queueing), then light (a few pairs sending one
+message at a time: the latency of the path itself). The load generator is this process; the
+server's workers are others. Each socket's worker is looked up in /proc (which process owns
+the server end of the TCP connection), so that deliveries between two workers are told apart
+from deliveries inside one. Prints acked messages per second, ack and delivery latency
+percentiles and the server's CPU per 1,000 messages, and writes them to
+bench/results/cluster-<time>.json.
 
     python bench/cluster.py [--workers 2 4] [--pairs 20] [--messages 200] [--window 20]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -109,62 +112,75 @@ async def measure(workers: int, args: argparse.Namespace) -> dict[str, object]:
         database_url, workers=workers, hub_url=args.redis_url, pin=False
     )
     try:
+        owners = SocketOwners(process.pid, int(base.rsplit(":", 1)[1]))
         async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60) as api:
             pairs = [await make_pair(api, i) for i in range(args.pairs)]
-        owners = SocketOwners(process.pid, int(base.rsplit(":", 1)[1]))
-        placement: list[tuple[int | None, int | None]] = [(None, None)] * len(pairs)
-
-        def opened(index: int) -> Callable[[ClientConnection, ClientConnection], None]:
-            def record(sender: ClientConnection, recipient: ClientConnection) -> None:
-                placement[index] = (
-                    owners.owner(sender.local_address[1]),
-                    owners.owner(recipient.local_address[1]),
-                )
-
-            return record
-
-        ws_url = base.replace("http", "ws") + "/api/v1/ws"
-        acks: list[list[float]] = [[] for _ in pairs]
-        deliveries: list[list[float]] = [[] for _ in pairs]
-        server = process_tree(process.pid)
-        cpu_before = sum(cpu_seconds(pid) for pid in server)
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                run_pair(
-                    ws_url, s, r, args.messages, args.window, acks[i], deliveries[i], opened(i)
-                )
-                for i, (s, r) in enumerate(pairs)
-            )
+        load = await phase(process.pid, base, owners, pairs, args.messages, args.window)
+        light = await phase(
+            process.pid, base, owners, pairs[: args.light_pairs], args.light_messages, 1
         )
-        elapsed = time.perf_counter() - started
-        cpu = sum(cpu_seconds(pid) for pid in server) - cpu_before
     finally:
         process.terminate()
         process.wait(30)
         shutil.rmtree(data, ignore_errors=True)
         await fresh_database(args.database_url, name, drop_only=True)
-    cross = [d for (s, r), ds in zip(placement, deliveries, strict=True) for d in ds if s != r]
-    same = [d for (s, r), ds in zip(placement, deliveries, strict=True) for d in ds if s == r]
-    total = args.pairs * args.messages
-    everything = [d for ds in deliveries for d in ds]
+    return {"workers": workers, "saturated": load, "light": light}
+
+
+async def phase(
+    server_pid: int,
+    base: str,
+    owners: SocketOwners,
+    pairs: list[tuple[dict[str, str], dict[str, str]]],
+    messages: int,
+    window: int,
+) -> dict[str, object]:
+    """Every pair sends ``messages`` with ``window`` unacked; the figures of that run."""
+    placement: list[tuple[int | None, int | None]] = [(None, None)] * len(pairs)
+
+    def opened(index: int) -> Callable[[ClientConnection, ClientConnection], None]:
+        def record(sender: ClientConnection, recipient: ClientConnection) -> None:
+            placement[index] = (
+                owners.owner(sender.local_address[1]),
+                owners.owner(recipient.local_address[1]),
+            )
+
+        return record
+
+    ws_url = base.replace("http", "ws") + "/api/v1/ws"
+    acks: list[list[float]] = [[] for _ in pairs]
+    deliveries: list[list[float]] = [[] for _ in pairs]
+    server = process_tree(server_pid)
+    cpu_before = sum(cpu_seconds(pid) for pid in server)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            run_pair(ws_url, s, r, messages, window, acks[i], deliveries[i], opened(i))
+            for i, (s, r) in enumerate(pairs)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    cpu = sum(cpu_seconds(pid) for pid in server) - cpu_before
+    kinds = list(zip(placement, deliveries, strict=True))
+    total = len(pairs) * messages
     return {
-        "workers": workers,
-        "pairs": args.pairs,
-        "pairs_across_workers": sum(1 for s, r in placement if s != r),
+        "pairs": len(pairs),
+        "pairs_across_workers": sum(1 for (s, r) in placement if s != r),
         "messages": total,
-        "window": args.window,
+        "window": window,
         "seconds": round(elapsed, 2),
         "messages_per_second": round(total / elapsed),
         "server_cpu_s_per_1000_messages": round(cpu / total * 1000, 3),
         "ack_ms": ms([a for pair in acks for a in pair]),
-        "delivery_ms": ms(everything),
-        "delivery_across_workers_ms": ms(cross),
-        "delivery_within_a_worker_ms": ms(same),
+        "delivery_ms": ms([d for pair in deliveries for d in pair]),
+        "delivery_across_workers_ms": ms([d for (s, r), ds in kinds if s != r for d in ds]),
+        "delivery_within_a_worker_ms": ms([d for (s, r), ds in kinds if s == r for d in ds]),
     }
 
 
-def ms(values: list[float]) -> dict[str, float]:
+def ms(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None}
     return {f"p{p}": round(percentile(values, p) * 1000, 1) for p in (50, 99)}
 
 
@@ -174,6 +190,10 @@ async def main() -> None:
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--messages", type=int, default=200, help="per pair")
     parser.add_argument("--window", type=int, default=20, help="unacked sends per sender")
+    parser.add_argument("--light-pairs", type=int, default=8, help="pairs in the light run")
+    parser.add_argument(
+        "--light-messages", type=int, default=50, help="per pair, one at a time, light run"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("GKCHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test"),

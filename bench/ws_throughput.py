@@ -116,6 +116,7 @@ async def run_pair(
 ) -> None:
     """``opened(sender socket, recipient socket)`` is called once both are connected."""
     sent_at: dict[str, float] = {}
+    run = uuid.uuid4().hex[:8]  # the same pair may run again: new client ids, new messages
     async with (
         connect(
             ws_url,
@@ -155,7 +156,7 @@ async def run_pair(
         reader = asyncio.create_task(read_acks(s_ws))
         for i in range(count):
             await credit.acquire()
-            client_id = f"{sender['id']}-{i}"
+            client_id = f"{sender['id']}-{run}-{i}"
             sent_at[client_id] = time.perf_counter()
             await s_ws.send(
                 json.dumps(
