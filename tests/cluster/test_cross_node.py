@@ -6,14 +6,9 @@ from typing import cast
 import pytest
 
 from gkchat.client import APIError, FriendRequest
-from tests.support.cluster import (
-    Accounts,
-    events_until,
-    next_event,
-    of_type,
-    user_id,
-)
+from tests.support.cluster import Accounts, events_until, of_type
 from tests.support.process import ServerProcess
+from tests.support.sdk import next_event, user_id
 
 
 async def test_a_message_reaches_the_recipient_on_the_other_node(

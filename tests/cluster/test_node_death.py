@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Accounts, cluster, next_event, of_type, user_id
+from tests.support.cluster import Accounts, cluster, of_type
 from tests.support.process import ServerProcess
 from tests.support.redis import shared_redis_url
+from tests.support.sdk import next_event, user_id
 
 PRESENCE_TIMEOUT = 2.0
 IN_FLIGHT = 60

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from gkchat.client import Message
-from tests.support.cluster import Accounts, cluster, next_event, of_type, user_id
+from tests.support.cluster import Accounts, cluster, of_type
 from tests.support.process import ServerProcess
 from tests.support.redis import RedisServer, private_redis, shared_redis_url
+from tests.support.sdk import next_event, user_id
 
 STREAM = 60
 

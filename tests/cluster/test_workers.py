@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from gkchat.client import Client
-from tests.support.cluster import Accounts, next_event, of_type, user_id
+from tests.support.cluster import Accounts, of_type
 from tests.support.process import ServerProcess, clean_environment
 from tests.support.redis import shared_redis_url
+from tests.support.sdk import next_event, user_id
 
 PAIRS = 4
 MESSAGES = 25

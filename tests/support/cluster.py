@@ -8,16 +8,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
 
 import pytest
 
-from gkchat.client import Client, Event, FriendRequest, RealtimeConnection
+from gkchat.client import Client, Event, RealtimeConnection
 from tests.support import databases
 from tests.support.process import ServerProcess, clean_environment
-
-PASSWORD = "a long and unusual passphrase"
-DEADLINE = 30.0
+from tests.support.sdk import DEADLINE, PASSWORD, befriend, username
 
 
 @contextmanager
@@ -97,21 +94,6 @@ class Accounts:
             await client.aclose()
 
 
-def user_id(client: Client) -> str:
-    assert client.user is not None, "not signed in"
-    return client.user["id"]
-
-
-def username(client: Client) -> str:
-    assert client.user is not None, "not signed in"
-    return client.user["username"]
-
-
-async def befriend(one: Client, other: Client) -> None:
-    request = await one.send_friend_request(user_id(other))
-    await other.accept_friend_request(cast(FriendRequest, request)["id"])
-
-
 def of_type(kind: str, **data: object) -> Callable[[Event], bool]:
     """Matches events of type ``kind`` whose data has these values (or whose message has)."""
 
@@ -122,15 +104,6 @@ def of_type(kind: str, **data: object) -> Callable[[Event], bool]:
         return all(event.data.get(key, message.get(key)) == value for key, value in data.items())
 
     return matches
-
-
-async def next_event(source: RealtimeConnection, wanted: Callable[[Event], bool]) -> Event:
-    """The next event from ``source`` that ``wanted`` accepts, skipping the others."""
-    async with asyncio.timeout(DEADLINE):
-        async for event in source:
-            if wanted(event):
-                return event
-    raise AssertionError("the connection ended")
 
 
 async def events_until(source: RealtimeConnection, last: Callable[[Event], bool]) -> list[Event]:
