@@ -161,11 +161,17 @@ async def phase(
     )
     elapsed = time.perf_counter() - started
     cpu = sum(cpu_seconds(pid) for pid in server) - cpu_before
-    kinds = list(zip(placement, deliveries, strict=True))
+    # A socket whose worker was not found (None) counts in neither class.
+    kinds = [
+        (s != r, ds)
+        for (s, r), ds in zip(placement, deliveries, strict=True)
+        if s is not None and r is not None
+    ]
     total = len(pairs) * messages
     return {
         "pairs": len(pairs),
-        "pairs_across_workers": sum(1 for (s, r) in placement if s != r),
+        "pairs_across_workers": sum(1 for across, _ in kinds if across),
+        "pairs_within_a_worker": sum(1 for across, _ in kinds if not across),
         "messages": total,
         "window": window,
         "seconds": round(elapsed, 2),
@@ -173,8 +179,8 @@ async def phase(
         "server_cpu_s_per_1000_messages": round(cpu / total * 1000, 3),
         "ack_ms": ms([a for pair in acks for a in pair]),
         "delivery_ms": ms([d for pair in deliveries for d in pair]),
-        "delivery_across_workers_ms": ms([d for (s, r), ds in kinds if s != r for d in ds]),
-        "delivery_within_a_worker_ms": ms([d for (s, r), ds in kinds if s == r for d in ds]),
+        "delivery_across_workers_ms": ms([d for across, ds in kinds if across for d in ds]),
+        "delivery_within_a_worker_ms": ms([d for across, ds in kinds if not across for d in ds]),
     }
 
 
