@@ -13,7 +13,7 @@ bench/results/cluster-<time>.json.
 
     python bench/cluster.py [--workers 2 4] [--pairs 20] [--messages 200] [--window 20]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
-        [--redis-url redis://127.0.0.1:6379/0]
+        [--hub-url redis://127.0.0.1:6379/0]
 
 A benchmark, not a test: it asserts nothing about speed.
 """
@@ -109,7 +109,7 @@ async def measure(workers: int, args: argparse.Namespace) -> dict[str, object]:
     name = f"gkchat_bench_{uuid.uuid4().hex[:8]}"
     database_url = await fresh_database(args.database_url, name)
     process, base, data = await start_server(
-        database_url, workers=workers, hub_url=args.redis_url, pin=False
+        database_url, workers=workers, hub_url=args.hub_url, pin=False
     )
     try:
         owners = SocketOwners(process.pid, int(base.rsplit(":", 1)[1]))
@@ -124,7 +124,12 @@ async def measure(workers: int, args: argparse.Namespace) -> dict[str, object]:
         process.wait(30)
         shutil.rmtree(data, ignore_errors=True)
         await fresh_database(args.database_url, name, drop_only=True)
-    return {"workers": workers, "saturated": load, "light": light}
+    return {
+        "workers": workers,
+        "hub": args.hub_url.split("://")[0],
+        "saturated": load,
+        "light": light,
+    }
 
 
 async def phase(
@@ -206,7 +211,9 @@ async def main() -> None:
         help="a PostgreSQL server where a scratch database may be created",
     )
     parser.add_argument(
-        "--redis-url", default=os.environ.get("GKCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+        "--hub-url",
+        default=os.environ.get("GKCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the hub (memory:// only with one worker: a baseline)",
     )
     args = parser.parse_args()
     runs = []

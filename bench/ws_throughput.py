@@ -118,15 +118,19 @@ async def run_pair(
     sent_at: dict[str, float] = {}
     run = uuid.uuid4().hex[:8]  # the same pair may run again: new client ids, new messages
     async with (
+        # No receive limit (max_queue=None): frames still arriving after the counting is done
+        # (the sender's own echoes, presence) must not stall the closing handshake.
         connect(
             ws_url,
             additional_headers={"Authorization": f"Bearer {sender['token']}"},
             max_size=2**20,
+            max_queue=None,
         ) as s_ws,
         connect(
             ws_url,
             additional_headers={"Authorization": f"Bearer {recipient['token']}"},
             max_size=2**20,
+            max_queue=None,
         ) as r_ws,
     ):
         # Events committed before a socket's `ready` frame are not sent on it (a client syncs
