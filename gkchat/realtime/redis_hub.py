@@ -90,6 +90,7 @@ class RedisHub(Hub):
         self._pubsub: PubSub | None = None
         self._commands = asyncio.Lock()  # subscription commands leave in the order asked
         self._confirmations: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._late: set[bytes] = set()  # confirmed after its socket went on without it
         self._outbox: deque[HubMessage] = deque()
         self._outbox_ready = asyncio.Event()
         self._in_flight = 0  # messages taken from the outbox and not yet sent
@@ -191,7 +192,11 @@ class RedisHub(Hub):
             async with self._commands:
                 await pubsub.subscribe(channel)
             await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_WAIT)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except TimeoutError:
+            # The socket goes on; hints sent before Redis confirms may be lost, so the
+            # confirmation, when it comes, triggers a resync.
+            self._late.add(channel)
+        except (RedisError, OSError) as exc:
             log.info("subscribing %s waits for Redis (%s)", user_id, exc)
         finally:
             waiting = self._confirmations.get(channel, [])
@@ -270,9 +275,13 @@ class RedisHub(Hub):
                 for confirmed in self._confirmations.pop(message["channel"], []):
                     if not confirmed.done():
                         confirmed.set_result(None)
+                if message["channel"] in self._late:
+                    self._late.discard(message["channel"])
+                    self._start_resync()
             elif kind == "pong" and not self.connected.is_set():
                 self.connected.set()
                 log.info("subscribed to Redis for %d users", len(self._channels))
+                self._late.clear()  # the resync covers them
                 self._start_resync()
 
     async def _watch(self, pubsub: PubSub) -> None:
