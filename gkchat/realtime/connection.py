@@ -60,6 +60,11 @@ class Connection:
             self._queue.put_nowait((catch_up_to, None))
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.user_id}")
 
+    @property
+    def started(self) -> bool:
+        """True once the socket has had its ``ready`` frame and sends events."""
+        return self._writer is not None
+
     def push_event(self, seq: int, text: str) -> None:
         self._push((seq, text))
 

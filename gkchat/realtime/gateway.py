@@ -89,6 +89,8 @@ class Gateway:
         friends' presence again."""
         self.registry.resync()
         for connection in self.registry.all():
+            if not connection.started:
+                continue  # still setting up: it gets the snapshot after its ready frame
             try:
                 await self._send_friends_presence(connection)
             except Exception:
