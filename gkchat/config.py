@@ -95,9 +95,9 @@ class Settings(BaseSettings):
     @field_validator("hub_url")
     @classmethod
     def _check_hub_url(cls, value: str) -> str:
-        from gkchat.realtime.hub import hub_scheme
+        from gkchat.realtime.hub import check_hub_url
 
-        hub_scheme(value)
+        check_hub_url(value)
         return value
 
     @field_validator("allowed_origins", mode="before")

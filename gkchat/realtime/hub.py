@@ -96,6 +96,14 @@ def hub_scheme(url: str) -> str:
     return scheme
 
 
+def check_hub_url(url: str) -> None:
+    """ValueError unless ``url`` names a hub GK-Chat can use."""
+    if hub_scheme(url) in REDIS_SCHEMES:
+        from gkchat.realtime.redis_names import split_hub_url
+
+        split_hub_url(url)
+
+
 def is_shared(url: str) -> bool:
     """True when the hub at ``url`` carries news between processes."""
     return hub_scheme(url) in REDIS_SCHEMES

@@ -1,13 +1,14 @@
 """The Redis hub: pub/sub between server processes and nodes, one channel per user.
 
-A process subscribes to ``gkchat:user:<id>`` while it holds a connection of that user, and
+A process subscribes to ``gkchat:user:<id>`` while it holds a connection of that user (the
+prefix is ``gkchat`` unless the URL names another: ``redis://host/0?prefix=staging``), and
 every message for the user goes to that channel (this process's own connections included, so
 delivery takes one path). Messages are ``[kind, frames, session ids]`` in orjson.
 
 Publishing never waits for Redis: messages go to an outbox that one task sends in pipelined
 batches, in order; while Redis is down they are logged and dropped (the database has them),
 and once publishing works again the node asks every node to resync (``resync`` on the
-control channel), since some hints never went out.
+control channel ``gkchat:hub``), since some hints never went out.
 The listener task owns the subscribing connection: it notices a lost connection (an error, or
 no answer to its pings), reconnects with backoff, subscribes every channel this process needs
 again and then asks for a resync, so that every connection reads what lost hints would have
@@ -34,11 +35,10 @@ from redis.exceptions import RedisError
 
 from gkchat.realtime.hub import Hub, HubMessage, Kind
 from gkchat.realtime.presence import LocalConnections, Presence
+from gkchat.realtime.redis_names import split_hub_url
 
 log = logging.getLogger("gkchat.hub")
 
-CHANNEL_PREFIX = b"gkchat:user:"
-CONTROL_CHANNEL = b"gkchat:hub"  # keeps the subscribing connection open with no users
 RESYNC = b"resync"  # on the control channel: a node dropped hints, every node resyncs
 OUTBOX_LIMIT = 100_000  # messages waiting for Redis before new ones are dropped
 BATCH_SIZE = 500
@@ -47,10 +47,6 @@ RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 SUBSCRIBE_WAIT = 2.0
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
-
-
-def channel_of(user_id: str) -> bytes:
-    return CHANNEL_PREFIX + user_id.encode()
 
 
 def encode(message: HubMessage) -> bytes:
@@ -82,7 +78,7 @@ def connect_redis(url: str) -> "Redis":
 class RedisHub(Hub):
     def __init__(self, url: str) -> None:
         super().__init__()
-        self.url = url
+        url, self.names = split_hub_url(url)
         self.node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.redis = connect_redis(url)  # commands and publishing
         self._listening = connect_redis(url)  # the subscribing connection's own pool
@@ -105,7 +101,7 @@ class RedisHub(Hub):
     def presence(self, local: LocalConnections, *, timeout: timedelta) -> Presence:
         from gkchat.realtime.redis_presence import RedisPresence
 
-        return RedisPresence(self.redis, self.node_id, local, timeout=timeout)
+        return RedisPresence(self.redis, self.names, self.node_id, local, timeout=timeout)
 
     async def start(self) -> None:
         self._tasks = [
@@ -167,9 +163,9 @@ class RedisHub(Hub):
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for message in batch:
-                    pipe.publish(channel_of(message.user_id), encode(message))
+                    pipe.publish(self.names.user_channel(message.user_id), encode(message))
                 if control is not None:
-                    pipe.publish(CONTROL_CHANNEL, control)
+                    pipe.publish(self.names.control_channel, control)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.debug("publishing %d messages failed: %s", len(batch), exc)
@@ -181,7 +177,7 @@ class RedisHub(Hub):
     async def subscribe(self, user_id: str) -> None:
         """Subscribe the user's channel and wait until Redis confirms it (briefly: while
         Redis is away the listener subscribes it when it is back)."""
-        channel = channel_of(user_id)
+        channel = self.names.user_channel(user_id)
         self._channels.add(channel)
         pubsub = self._pubsub
         if pubsub is None:
@@ -206,7 +202,7 @@ class RedisHub(Hub):
                 self._confirmations.pop(channel, None)
 
     async def unsubscribe(self, user_id: str) -> None:
-        channel = channel_of(user_id)
+        channel = self.names.user_channel(user_id)
         self._channels.discard(channel)
         pubsub = self._pubsub
         if pubsub is None:
@@ -243,7 +239,7 @@ class RedisHub(Hub):
         each message to the listener until the connection fails."""
         self._pubsub = pubsub
         async with self._commands:
-            await pubsub.subscribe(CONTROL_CHANNEL, *sorted(self._channels))
+            await pubsub.subscribe(self.names.control_channel, *sorted(self._channels))
             # The answer to this ping follows every subscription confirmation.
             await pubsub.ping()
         self._last_heard = asyncio.get_running_loop().time()
@@ -266,7 +262,7 @@ class RedisHub(Hub):
             if message is None:
                 continue
             kind = message["type"]
-            if kind == "message" and message["channel"] == CONTROL_CHANNEL:
+            if kind == "message" and message["channel"] == self.names.control_channel:
                 if message["data"] == RESYNC:
                     self._start_resync()
             elif kind == "message":
@@ -305,10 +301,11 @@ class RedisHub(Hub):
             log.exception("resync after reconnecting to Redis failed")
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
-        if not channel.startswith(CHANNEL_PREFIX):
+        prefix = self.names.user_channels
+        if not channel.startswith(prefix):
             return
         try:
-            message = decode(channel[len(CHANNEL_PREFIX) :].decode(), data)
+            message = decode(channel[len(prefix) :].decode(), data)
         except (ValueError, TypeError, UnicodeDecodeError):
             log.warning("dropping a malformed hub message on %r", channel)
             return

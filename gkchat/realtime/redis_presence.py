@@ -1,6 +1,6 @@
 """Cluster-wide presence in Redis: which node holds which users, and which nodes are alive.
 
-A node is one server process. Keys:
+A node is one server process. Keys (under the hub's prefix, ``gkchat`` by default):
 
 - ``gkchat:presence:nodes``: the nodes that registered;
 - ``gkchat:presence:alive:<node>``: exists while the node lives (a TTL its heartbeat renews);
@@ -26,29 +26,29 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gkchat.realtime.presence import LocalConnections, Presence
+from gkchat.realtime.redis_names import RedisNames
 
 log = logging.getLogger("gkchat.presence")
 
-NODES = b"gkchat:presence:nodes"
-_ALIVE = b"gkchat:presence:alive:"
-_HELD = b"gkchat:presence:held:"
-_USER = b"gkchat:presence:user:"
 _FAILURES = (RedisError, OSError)
-
-
-def _user_key(user_id: str) -> bytes:
-    return _USER + user_id.encode()
 
 
 class RedisPresence(Presence):
     def __init__(
-        self, redis: "Redis", node_id: str, local: LocalConnections, *, timeout: timedelta
+        self,
+        redis: "Redis",
+        names: RedisNames,
+        node_id: str,
+        local: LocalConnections,
+        *,
+        timeout: timedelta,
     ) -> None:
         super().__init__(local)
         self._redis = redis
+        self._names = names
         self._node = node_id.encode()
-        self._alive_key = _ALIVE + self._node
-        self._held_key = _HELD + self._node
+        self._alive_key = names.alive(self._node)
+        self._held_key = names.held(self._node)
         self._ttl_ms = max(int(timeout.total_seconds() * 500), 100)
         self._interval = timeout.total_seconds() / 4
         self._task: asyncio.Task[None] | None = None
@@ -70,16 +70,16 @@ class RedisPresence(Presence):
             held = await self._members(self._held_key)
             async with self._redis.pipeline(transaction=False) as pipe:
                 for user in held:
-                    pipe.srem(_USER + user, self._node)
+                    pipe.srem(self._names.holders(user), self._node)
                 pipe.delete(self._held_key, self._alive_key)
-                pipe.srem(NODES, self._node)
+                pipe.srem(self._names.nodes, self._node)
                 await pipe.execute()
 
     async def arrived(self, user_id: str) -> None:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.sadd(self._held_key, user_id)
-                pipe.sadd(_user_key(user_id), self._node)
+                pipe.sadd(self._holders(user_id), self._node)
                 await pipe.execute()
         except _FAILURES as exc:
             log.info("cannot record %s online in Redis (%s)", user_id, exc)
@@ -89,8 +89,8 @@ class RedisPresence(Presence):
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.srem(self._held_key, user_id)
-                pipe.srem(_user_key(user_id), self._node)
-                pipe.smembers(_user_key(user_id))
+                pipe.srem(self._holders(user_id), self._node)
+                pipe.smembers(self._holders(user_id))
                 *_, nodes = await pipe.execute()
             return not await self._alive(nodes)
         except _FAILURES as exc:
@@ -108,13 +108,16 @@ class RedisPresence(Presence):
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for user in others:
-                    pipe.smembers(_user_key(user))
+                    pipe.smembers(self._holders(user))
                 holders: list[set[bytes]] = await pipe.execute()
             alive = await self._alive(set().union(*holders))
         except _FAILURES as exc:
             log.info("presence falls back to this node's sockets (%s)", exc)
             return online
         return online | {user for user, nodes in zip(others, holders, strict=True) if nodes & alive}
+
+    def _holders(self, user_id: str) -> bytes:
+        return self._names.holders(user_id.encode())
 
     async def _members(self, key: bytes) -> set[bytes]:
         members = await self._redis.smembers(key)
@@ -124,7 +127,7 @@ class RedisPresence(Presence):
         if not nodes:
             return set()
         ordered = list(nodes)
-        values = await self._redis.mget([_ALIVE + node for node in ordered])
+        values = await self._redis.mget([self._names.alive(node) for node in ordered])
         return {node for node, value in zip(ordered, values, strict=True) if value is not None}
 
     async def _beat_forever(self) -> None:
@@ -145,7 +148,7 @@ class RedisPresence(Presence):
     async def _beat(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._alive_key, b"1", px=self._ttl_ms)
-            pipe.sadd(NODES, self._node)
+            pipe.sadd(self._names.nodes, self._node)
             _, added = await pipe.execute()
         if added or self._stale:
             await self._write_back()
@@ -161,26 +164,26 @@ class RedisPresence(Presence):
         async with self._redis.pipeline(transaction=False) as pipe:
             for user in local - stored:
                 pipe.sadd(self._held_key, user)
-                pipe.sadd(_user_key(user), self._node)
+                pipe.sadd(self._holders(user), self._node)
             for user in stored - local:
                 pipe.srem(self._held_key, user)
-                pipe.srem(_user_key(user), self._node)
+                pipe.srem(self._holders(user), self._node)
             await pipe.execute()
         self._stale = False
 
     async def _sweep(self) -> None:
-        others = {node for node in await self._members(NODES) if node != self._node}
+        others = {node for node in await self._members(self._names.nodes) if node != self._node}
         for dead in others - await self._alive(others):
-            if await self._redis.srem(NODES, dead):  # only one sweeper gets 1
+            if await self._redis.srem(self._names.nodes, dead):  # only one sweeper gets 1
                 await self._forget(dead)
 
     async def _forget(self, node: bytes) -> None:
         """Take a dead node's users off it; announce offline those held nowhere else."""
-        held_key = _HELD + node
+        held_key = self._names.held(node)
         users = [user.decode() for user in await self._members(held_key)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for user in users:
-                pipe.srem(_user_key(user), node)
+                pipe.srem(self._holders(user), node)
             pipe.delete(held_key)
             await pipe.execute()
         online = await self.online_among(users)

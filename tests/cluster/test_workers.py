@@ -10,7 +10,7 @@ import pytest
 from gkchat.client import Client
 from tests.support.cluster import Accounts, of_type
 from tests.support.process import ServerProcess, clean_environment
-from tests.support.redis import shared_redis_url
+from tests.support.redis import isolated, shared_redis_url
 from tests.support.sdk import next_event, user_id
 
 PAIRS = 4
@@ -23,7 +23,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     env = clean_environment(
         GKCHAT_DATA_DIR=str(directory / "data"),
         GKCHAT_RATE_LIMITS="off",
-        GKCHAT_HUB_URL=shared_redis_url(),
+        GKCHAT_HUB_URL=isolated(shared_redis_url()),
     )
     server = ServerProcess("sqlite", env, directory, ("--workers", "2"))
     server.start()

@@ -298,6 +298,7 @@ def test_help_exits_zero(cli: Cli, command: list[str]) -> None:
         ("GKCHAT_DATABASE_URL", "sqlite:///:memory:", "in-memory"),
         ("GKCHAT_DATABASE_URL", "not a url", "database"),
         ("GKCHAT_HUB_URL", "kafka://broker:9092", "hub"),
+        ("GKCHAT_HUB_URL", "redis://127.0.0.1/0?prefix=a;b", "prefix"),
         ("GKCHAT_PRESENCE_TIMEOUT", "0", "positive"),
     ],
 )

@@ -12,7 +12,7 @@ import pytest
 
 from gkchat.realtime.hub import HubMessage, Kind
 from tests.support.hubs import Node, new_user_id, running_node
-from tests.support.redis import shared_redis_url
+from tests.support.redis import isolated, shared_redis_url
 
 BACKENDS = ["memory", "redis"]
 
@@ -25,7 +25,7 @@ async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Node, Nod
             node = await stack.enter_async_context(running_node("memory://"))
             yield node, node
         else:
-            url = shared_redis_url()
+            url = isolated(shared_redis_url())
             yield (
                 await stack.enter_async_context(running_node(url)),
                 await stack.enter_async_context(running_node(url)),

@@ -13,7 +13,7 @@ import pytest
 from gkchat.realtime.hub import HubMessage, Kind
 from tests.support.hubs import Node, eventually, new_user_id, running_node
 from tests.support.process import free_port
-from tests.support.redis import RedisServer, private_redis, shared_redis_url
+from tests.support.redis import RedisServer, isolated, private_redis, shared_redis_url
 
 FAST_PRESENCE = timedelta(seconds=0.4)
 
@@ -117,3 +117,19 @@ async def test_presence_is_written_back_after_a_redis_restart(
         return await asking.presence.online_among([user]) == {user}
 
     await eventually(online_again, "the user never came back online")
+
+
+async def test_deployments_with_different_prefixes_do_not_hear_each_other() -> None:
+    """Two hubs on one Redis under different prefixes share neither messages nor presence."""
+    url = shared_redis_url()
+    async with running_node(isolated(url)) as ours, running_node(isolated(url)) as theirs:
+        user, only_ours = new_user_id(), new_user_id()
+        await ours.connect(user)
+        await ours.connect(only_ours)
+        await theirs.connect(user)
+
+        await theirs.hub.publish([hint(user, 1)])
+        await ours.hub.publish([hint(user, 2)])
+
+        assert await ours.receive() == hint(user, 2)
+        assert await theirs.presence.online_among([only_ours]) == set()

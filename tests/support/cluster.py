@@ -14,6 +14,7 @@ import pytest
 from gkchat.client import Client, Event, RealtimeConnection
 from tests.support import databases
 from tests.support.process import ServerProcess, clean_environment
+from tests.support.redis import isolated
 from tests.support.sdk import DEADLINE, PASSWORD, befriend, username
 
 
@@ -36,7 +37,7 @@ def cluster(
     name = f"gkchat_cluster_{run}_{worker_id}_{secrets.token_hex(3)}"
     env = clean_environment(
         GKCHAT_DATABASE_URL=asyncio.run(databases.create_postgres_database(admin_url, name)),
-        GKCHAT_HUB_URL=redis_url,
+        GKCHAT_HUB_URL=isolated(redis_url),
         GKCHAT_RATE_LIMITS="off",
         **{f"GKCHAT_{key.upper()}": value for key, value in settings.items()},
     )

@@ -4,6 +4,7 @@ Tests that stop Redis start their own ``redis-server`` on a free port (never the
 which other test runs use at the same time).
 """
 
+import secrets
 import shutil
 import subprocess
 import time
@@ -26,6 +27,13 @@ def shared_redis_url() -> str:
     if url is None:
         pytest.skip(f"Redis tests need {REDIS_ENV}=redis://host:6379/0")
     return url
+
+
+def isolated(url: str) -> str:
+    """``url`` with a prefix of its own: nothing else on that Redis sees its keys or channels
+    (a node of another test run must not sweep this run's nodes, nor the other way round)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}prefix=test-{secrets.token_hex(6)}"
 
 
 class RedisServer:
