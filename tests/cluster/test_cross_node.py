@@ -161,8 +161,7 @@ async def test_the_presence_snapshot_counts_sockets_on_every_node(
 async def test_a_user_stays_online_while_a_socket_on_any_node_is_open(
     accounts: Accounts, nodes: list[ServerProcess]
 ) -> None:
-    """Alice closing her socket on node A while one on node B stays open is no offline; the
-    last one closing is exactly one."""
+    """Closing one of two sockets on two nodes is no offline; closing the last one is."""
     alice, bob = await accounts.friends(nodes[0], nodes[1])
     alice_on_b = accounts.via(nodes[1], alice)
     async with bob.connect() as socket:

@@ -44,8 +44,7 @@ async def test_users_of_a_killed_node_go_offline_within_the_presence_timeout(
 async def test_messages_acknowledged_before_a_node_is_killed_are_all_stored(
     accounts: Accounts, nodes: list[ServerProcess]
 ) -> None:
-    """Node A is killed with sends in flight: every message it acknowledged is in the
-    history that node B serves."""
+    """Killed with sends in flight, node A had stored every message it acknowledged."""
     alice, bob = await accounts.friends(nodes[0], nodes[1])
     async with alice.connect() as socket:
         sends = [

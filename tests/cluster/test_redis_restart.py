@@ -57,8 +57,7 @@ async def test_sends_succeed_while_redis_is_down(
 async def test_a_message_sent_while_redis_was_down_arrives_once_it_is_back(
     accounts: Accounts, nodes: list[ServerProcess], redis_down: RedisServer
 ) -> None:
-    """The last message before Redis comes back, whose hint was lost, still reaches the
-    connected recipient: the node resyncs its sockets from the database."""
+    """A message whose hint was lost reaches the connected recipient when Redis is back."""
     alice, bob = await accounts.friends(nodes[0], nodes[1])
     await asyncio.to_thread(redis_down.start)
     async with bob.connect() as socket:
