@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes], str, Path]:
+async def start_server(
+    database_url: str | None, *, workers: int = 1, hub_url: str | None = None, pin: bool = True
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start `gkchat serve` (pinned to CPU 0 if ``pin``); return it, its URL, its data dir."""
     data = Path(tempfile.mkdtemp(prefix="gkchat-bench-"))
     port = free_port()
     env = {
@@ -55,8 +59,11 @@ async def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes
     }
     if database_url:
         env["GKCHAT_DATABASE_URL"] = database_url
+    if hub_url:
+        env["GKCHAT_HUB_URL"] = hub_url
     command = [sys.executable, "-m", "gkchat", "serve", "--port", str(port)]
-    if shutil.which("taskset"):
+    command += ["--workers", str(workers)]
+    if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -105,20 +112,32 @@ async def run_pair(
     window: int,
     acks: list[float],
     deliveries: list[float],
+    opened: Callable[[ClientConnection, ClientConnection], None] | None = None,
 ) -> None:
+    """``opened(sender socket, recipient socket)`` is called once both are connected."""
     sent_at: dict[str, float] = {}
+    run = uuid.uuid4().hex[:8]  # the same pair may run again: new client ids, new messages
     async with (
+        # No receive limit (max_queue=None): frames still arriving after the counting is done
+        # (the sender's own echoes, presence) must not stall the closing handshake.
         connect(
             ws_url,
             additional_headers={"Authorization": f"Bearer {sender['token']}"},
             max_size=2**20,
+            max_queue=None,
         ) as s_ws,
         connect(
             ws_url,
             additional_headers={"Authorization": f"Bearer {recipient['token']}"},
             max_size=2**20,
+            max_queue=None,
         ) as r_ws,
     ):
+        # Events committed before a socket's `ready` frame are not sent on it (a client syncs
+        # for those): sending before the recipient is ready could lose the first messages.
+        await ready(r_ws)
+        if opened is not None:
+            opened(s_ws, r_ws)
         received = asyncio.create_task(receive(r_ws, count, sent_at, deliveries))
         credit = asyncio.Semaphore(window)
         acked = asyncio.Event()
@@ -141,7 +160,7 @@ async def run_pair(
         reader = asyncio.create_task(read_acks(s_ws))
         for i in range(count):
             await credit.acquire()
-            client_id = f"{sender['id']}-{i}"
+            client_id = f"{sender['id']}-{run}-{i}"
             sent_at[client_id] = time.perf_counter()
             await s_ws.send(
                 json.dumps(
@@ -158,6 +177,12 @@ async def run_pair(
         await asyncio.wait_for(acked.wait(), 120)
         await asyncio.wait_for(received, 120)
         reader.cancel()
+
+
+async def ready(ws: ClientConnection) -> None:
+    async for raw in ws:
+        if json.loads(raw)["type"] == "ready":
+            return
 
 
 async def receive(

@@ -1,6 +1,7 @@
 """The ``gkchat`` command: serve, migrate and user administration."""
 
 import asyncio
+import copy
 import getpass
 import os
 import sys
@@ -76,7 +77,10 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides GKCHAT_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides GKCHAT_PORT.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Overrides GKCHAT_WORKERS.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Overrides GKCHAT_WORKERS; more than 1 needs a Redis hub."),
+    ] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -86,11 +90,20 @@ def serve(
     from gkchat.api.ws import MAX_FRAME_BYTES
     from gkchat.db.engine import Database
     from gkchat.db.migrate import upgrade
+    from gkchat.realtime.hub import is_shared
 
     settings = _settings(database_url, data_dir)
     host = host or settings.host
     port = settings.port if port is None else port
     workers = workers or settings.workers
+    if workers > 1 and not is_shared(settings.hub_url):
+        typer.echo(
+            f"Error: {workers} workers need a hub shared between processes, or their users "
+            "would not see each other live: set GKCHAT_HUB_URL=redis://host:6379/0 (the "
+            f"hub is {settings.hub_url}).",
+            err=True,
+        )
+        raise typer.Exit(1)
 
     async def migrate_first() -> None:
         database = Database(settings.resolved_database_url)
@@ -112,6 +125,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        log_config=_log_config(settings.log_level),
         # Client addresses come from X-Forwarded-For only via GKCHAT_TRUSTED_PROXIES.
         proxy_headers=False,
         server_header=False,
@@ -120,6 +134,19 @@ def serve(
         ws_ping_interval=20,
         ws_ping_timeout=20,
     )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with GK-Chat's own loggers (hub, presence, maintenance) shown too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["gkchat"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 @app.command()

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     notification_retention: timedelta = timedelta(days=90)
 
     hub_url: str = "memory://"
+    presence_timeout: timedelta = timedelta(seconds=30)
+    maintenance_interval: timedelta = timedelta(minutes=10)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ws_queue_size: int = Field(default=4096, ge=16)
     ws_queue_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
@@ -91,6 +93,14 @@ class Settings(BaseSettings):
             parse_url(value)
         return value
 
+    @field_validator("hub_url")
+    @classmethod
+    def _check_hub_url(cls, value: str) -> str:
+        from gkchat.realtime.hub import check_hub_url
+
+        check_hub_url(value)
+        return value
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -106,6 +116,8 @@ class Settings(BaseSettings):
         "ws_auth_timeout",
         "typing_interval",
         "notification_retention",
+        "presence_timeout",
+        "maintenance_interval",
         mode="before",
     )
     @classmethod
@@ -120,6 +132,8 @@ class Settings(BaseSettings):
         "ws_auth_timeout",
         "typing_interval",
         "notification_retention",
+        "presence_timeout",
+        "maintenance_interval",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:

@@ -199,3 +199,12 @@ blocks = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "blocked_id"),
 )
+
+# Cluster-wide leases: periodic work (maintenance) runs on whichever node holds the lease.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)

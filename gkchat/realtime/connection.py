@@ -23,6 +23,7 @@ CatchUp = Callable[[str, int, int], Awaitable[list[StreamEvent]]]
 
 CLOSE_TOO_SLOW = 1013
 _NO_POSITION = 0
+_LATEST = 2**62  # a catch-up to this position reads everything stored
 _CATCH_UP_PAGE = 500
 
 
@@ -59,11 +60,20 @@ class Connection:
             self._queue.put_nowait((catch_up_to, None))
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.user_id}")
 
+    @property
+    def started(self) -> bool:
+        """True once the socket has had its ``ready`` frame and sends events."""
+        return self._writer is not None
+
     def push_event(self, seq: int, text: str) -> None:
         self._push((seq, text))
 
     def push_frame(self, text: str) -> None:
         self._push((_NO_POSITION, text))
+
+    def resync(self) -> None:
+        """Send every stored event after the last one sent (hints may have been lost)."""
+        self._push((_LATEST, None))
 
     def _push(self, item: tuple[int, str | None]) -> None:
         if self.closed.is_set():

@@ -30,13 +30,32 @@ _TYPING_MEMORY = 10_000
 
 
 class Gateway:
-    def __init__(self, db: Database, clock: Clock, hub: Hub, *, typing_interval: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        hub: Hub,
+        *,
+        typing_interval: timedelta,
+        presence_timeout: timedelta,
+    ) -> None:
         self._db = db
         self._clock = clock
         self.hub = hub
         self.registry = ConnectionRegistry(hub)
+        self.presence = hub.presence(self.registry, timeout=presence_timeout)
         self._typing_interval = typing_interval.total_seconds()
         self._last_typing: dict[tuple[str, str], float] = defaultdict(float)
+        hub.on_resync(self.resync)
+        self.presence.on_change(self._presence_changed)
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self.presence.start()
+
+    async def stop(self) -> None:
+        await self.presence.stop()
+        await self.hub.stop()
 
     async def publish_stream(self, recorded: list[StreamEvent]) -> None:
         """After commit: hand each user's new events, as frames, to the hub."""
@@ -64,9 +83,10 @@ class Gateway:
         async with self._db.read() as conn:
             seen = await users_repo.last_seen(conn, [a, b])
         now = timestamp(self._clock.now())
+        online_now = await self.presence.online_among([a, b])
         news = []
         for user, friend in ((a, b), (b, a)):
-            online = self.registry.is_connected(friend)
+            online = friend in online_now
             last_seen = now if online else timestamp(seen.get(friend))
             text = frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})
             news.append(HubMessage(user, Kind.EPHEMERAL, ((0, text),)))
@@ -74,7 +94,10 @@ class Gateway:
 
     async def register(self, connection: Connection) -> bool:
         """Route the user's news to this socket; True when it is their first one here."""
-        return await self.registry.add(connection)
+        first = await self.registry.add(connection)
+        if first:
+            await self.presence.arrived(connection.user_id)
+        return first
 
     async def announce(self, connection: Connection, *, first: bool) -> None:
         """Tell friends the user is online (first socket) and the socket its friends' presence."""
@@ -83,11 +106,33 @@ class Gateway:
         await self._send_friends_presence(connection)
 
     async def disconnected(self, connection: Connection) -> None:
-        if await self.registry.remove(connection):
-            now = self._clock.now()
-            async with self._db.write() as conn:
-                await users_repo.set_last_seen(conn, connection.user_id, now)
-            await self._announce(connection.user_id, online=False)
+        if await self.registry.remove(connection) and await self.presence.left(connection.user_id):
+            await self._went_offline(connection.user_id)
+
+    async def resync(self) -> None:
+        """After the hub lost messages: every socket reads the events it missed and gets its
+        friends' presence again."""
+        self.registry.resync()
+        for connection in self.registry.all():
+            if not connection.started:
+                continue  # still setting up: it gets the snapshot after its ready frame
+            try:
+                await self._send_friends_presence(connection)
+            except Exception:
+                log.exception("refreshing presence for user %s failed", connection.user_id)
+
+    async def _presence_changed(self, user_ids: list[str], online: bool) -> None:
+        for user_id in user_ids:
+            if online:
+                await self._announce(user_id, online=True)
+            else:
+                await self._went_offline(user_id)
+
+    async def _went_offline(self, user_id: str) -> None:
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            await users_repo.set_last_seen(conn, user_id, now)
+        await self._announce(user_id, online=False)
 
     async def typing(self, *, sender_id: str, recipient_id: str) -> None:
         """Tell a friend that the sender is typing, at most once per interval."""
@@ -125,8 +170,9 @@ class Gateway:
             friends = await friends_repo.friend_ids(conn, connection.user_id)
             seen = await users_repo.last_seen(conn, friends)
         now = timestamp(self._clock.now())
+        online_now = await self.presence.online_among(friends)
         for friend in friends:
-            online = self.registry.is_connected(friend)
+            online = friend in online_now
             last_seen = now if online else timestamp(seen.get(friend))
             connection.push_frame(
                 frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})

@@ -44,6 +44,14 @@ class ConnectionRegistry:
     def all(self) -> list[Connection]:
         return [c for connections in self._by_user.values() for c in connections]
 
+    def user_ids(self) -> list[str]:
+        return list(self._by_user)
+
+    def resync(self) -> None:
+        """Make every connection read what it may have missed from the database."""
+        for connection in self.all():
+            connection.resync()
+
     def dispatch(self, message: HubMessage) -> None:
         for connection in list(self._by_user.get(message.user_id, ())):
             if message.kind is Kind.EVENTS:

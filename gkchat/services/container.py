@@ -72,7 +72,11 @@ class Services:
         )
         writer = MessageWriter(db, clock, events)
         gateway = Gateway(
-            db, clock, create_hub(settings.hub_url), typing_interval=settings.typing_interval
+            db,
+            clock,
+            create_hub(settings.hub_url),
+            typing_interval=settings.typing_interval,
+            presence_timeout=settings.presence_timeout,
         )
         notifications = NotificationService(db, clock, events)
         events.derive_with(notifications.derive)
@@ -96,12 +100,12 @@ class Services:
         )
 
     async def start(self) -> None:
-        await self.gateway.hub.start()
+        await self.gateway.start()
         self.writer.start()
 
     async def close(self) -> None:
         """Finish queued sends, then release the hub, hashing threads and the database."""
         await self.writer.stop()
-        await self.gateway.hub.stop()
+        await self.gateway.stop()
         self.hasher.close()
         await self.db.dispose()

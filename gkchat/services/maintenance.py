@@ -1,16 +1,22 @@
 """Periodic clean-up: expired sessions, stale throttle counters, old read notifications.
 
-Each step is an idempotent DELETE, so several server processes running it at once is harmless.
+It runs once per ``maintenance_interval`` across the whole cluster: every node looks now and
+then, and the one that takes the database lease does the work. Each step is an idempotent
+DELETE anyway, so an overlap (a node taken for gone that was only slow) is harmless.
 """
 
 import asyncio
 import logging
+import os
+import socket
 
-from gkchat.db.repos import throttle
+from gkchat.db.repos import leases, throttle
 from gkchat.services.container import Services
 
 log = logging.getLogger("gkchat.maintenance")
-INTERVAL_SECONDS = 600
+LEASE = "maintenance"
+CHECKS_PER_INTERVAL = 10
+LONGEST_CHECK_SECONDS = 60.0
 
 
 async def run_once(services: Services) -> None:
@@ -28,10 +34,29 @@ async def run_once(services: Services) -> None:
         )
 
 
-async def run_maintenance(services: Services, interval: float = INTERVAL_SECONDS) -> None:
+async def claim_turn(services: Services, holder: str) -> bool:
+    """Take the cluster's maintenance lease for one interval, if it is free."""
+    now = services.clock.now()
+    async with services.db.write() as conn:
+        return await leases.claim(
+            services.db,
+            conn,
+            LEASE,
+            holder=holder,
+            now=now,
+            until=now + services.settings.maintenance_interval,
+        )
+
+
+async def run_maintenance(services: Services) -> None:
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    interval = services.settings.maintenance_interval.total_seconds()
+    check_every = min(interval / CHECKS_PER_INTERVAL, LONGEST_CHECK_SECONDS)
     while True:
         try:
-            await run_once(services)
+            if await claim_turn(services, holder):
+                log.info("maintenance: this node (%s) runs the clean-up", holder)
+                await run_once(services)
         except Exception:
             log.exception("maintenance failed; trying again later")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(check_every)

@@ -297,6 +297,9 @@ def test_help_exits_zero(cli: Cli, command: list[str]) -> None:
         ("GKCHAT_DATABASE_URL", "mysql://x", "mysql"),
         ("GKCHAT_DATABASE_URL", "sqlite:///:memory:", "in-memory"),
         ("GKCHAT_DATABASE_URL", "not a url", "database"),
+        ("GKCHAT_HUB_URL", "kafka://broker:9092", "hub"),
+        ("GKCHAT_HUB_URL", "redis://127.0.0.1/0?prefix=a;b", "prefix"),
+        ("GKCHAT_PRESENCE_TIMEOUT", "0", "positive"),
     ],
 )
 def test_invalid_configuration_is_reported_without_traceback(
@@ -312,6 +315,22 @@ def test_unsupported_database_is_reported_by_every_command(cli: Cli, command: li
     """serve and the user commands also refuse an unsupported database URL readably."""
     result = cli.run(*command, env={"GKCHAT_DATABASE_URL": "mysql://x"})
     assert_clean_failure(result, "mysql")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--workers", "2"], {}), ([], {"GKCHAT_WORKERS": "2"})],
+    ids=["option", "environment"],
+)
+def test_serve_refuses_several_workers_without_a_shared_hub(
+    cli: Cli, args: list[str], env: dict[str, str]
+) -> None:
+    """Two workers on the in-memory hub would not see each other's users: exit 1, saying
+    which setting to change."""
+    result = cli.run("serve", "--port", "0", *args, env=env)
+
+    assert_clean_failure(result, "GKCHAT_HUB_URL")
+    assert result.returncode == 1
 
 
 def test_unreachable_database_is_reported_without_traceback(cli: Cli) -> None:

@@ -22,17 +22,19 @@ from gkchat.client import (
     FriendRequest,
     Friendship,
     Message,
-    RealtimeConnection,
 )
-from gkchat.client.realtime import EventStream
 from tests.support.process import ServerProcess
+from tests.support.sdk import (
+    PASSWORD,
+    EventSource,
+    befriend,
+    next_event,
+    user_id,
+    username,
+)
 
-PASSWORD = "a long and unusual passphrase"
-DEADLINE = 30.0
 MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 ECHO_BOT = Path(__file__).resolve().parents[2] / "examples" / "echo_bot.py"
-
-EventSource = RealtimeConnection | EventStream
 
 
 class Accounts:
@@ -56,31 +58,6 @@ class Accounts:
     async def close(self) -> None:
         for client in self._clients:
             await client.aclose()
-
-
-def user_id(client: Client) -> str:
-    assert client.user is not None, "not signed in"
-    return client.user["id"]
-
-
-def username(client: Client) -> str:
-    assert client.user is not None, "not signed in"
-    return client.user["username"]
-
-
-async def befriend(one: Client, other: Client) -> None:
-    request = await one.send_friend_request(user_id(other))
-    assert "from_user" in request, request
-    await other.accept_friend_request(cast(FriendRequest, request)["id"])
-
-
-async def next_event(source: EventSource, wanted: Callable[[Event], bool]) -> Event:
-    """The next event from ``source`` that ``wanted`` accepts, skipping the others."""
-    async with asyncio.timeout(DEADLINE):
-        async for event in source:
-            if wanted(event):
-                return event
-    raise AssertionError("the event source ended")
 
 
 def is_message(event: Event) -> bool:

@@ -26,6 +26,10 @@ def postgres_admin_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+def redis_test_url() -> str | None:
+    return os.environ.get(REDIS_ENV) or None
+
+
 async def migrate(url: str) -> None:
     database = Database(url)
     try:

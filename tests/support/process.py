@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -47,10 +47,13 @@ def clean_environment(**values: str) -> dict[str, str]:
 class ServerProcess:
     """One ``gkchat serve`` subprocess; :meth:`restart` keeps its port and database."""
 
-    def __init__(self, backend: str, env: dict[str, str], directory: Path) -> None:
+    def __init__(
+        self, backend: str, env: dict[str, str], directory: Path, args: Sequence[str] = ()
+    ) -> None:
         self.backend = backend
         self.env = env
         self.directory = directory
+        self.args = tuple(args)  # more `gkchat serve` options, such as ("--workers", "2")
         self.port = free_port()
         self.log_path = directory / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -76,6 +79,7 @@ class ServerProcess:
             [
                 *(sys.executable, "-m", "gkchat", "serve"),
                 *("--host", "127.0.0.1", "--port", str(self.port)),
+                *self.args,
             ],
             env=self.env,
             cwd=self.directory,
@@ -120,6 +124,16 @@ class ServerProcess:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL the process: it ends without closing anything."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def restart(self) -> None:
         """Stop the server and start it again on the same port and database (blocking: from
