@@ -63,7 +63,21 @@ async def test_a_read_receipt_reaches_the_sender_on_the_other_node(
 
         event = await next_event(socket, of_type("receipt.read"))
 
-    assert event.data == {"peer_id": user_id(bob), "up_to": sent["id"]}
+    assert event.data == {"peer_id": user_id(bob), "up_to": sent["id"], "seq": sent["seq"]}
+
+
+async def test_a_delivery_receipt_reaches_the_sender_on_the_other_node(
+    accounts: Accounts, nodes: list[ServerProcess]
+) -> None:
+    """Bob's device saying it has the message, through node B, reaches Alice on node A."""
+    alice, bob = await accounts.friends(nodes[0], nodes[1])
+    sent = await alice.send_message(user_id(bob), "did it arrive?")
+    async with alice.connect() as socket:
+        await bob.mark_delivered(user_id(alice), sent["id"])
+
+        event = await next_event(socket, of_type("receipt.delivered"))
+
+    assert event.data == {"peer_id": user_id(bob), "up_to": sent["id"], "seq": sent["seq"]}
 
 
 async def test_typing_reaches_the_friend_on_the_other_node(
