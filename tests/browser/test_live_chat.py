@@ -19,10 +19,7 @@ async def test_typing_shows_for_the_peer_until_the_message_lands(
     """While Alice types, Bob sees "typing…"; it goes as soon as her message arrives."""
     alice, bob = await two_friends(users)
     await send(alice, bob, "Hi")
-    alice_page = await browsers.signed_in(alice)
-    bob_page = await browsers.signed_in(bob)
-    await alice_page.open_chat_with(bob)
-    await bob_page.open_chat_with(alice)
+    alice_page, bob_page = await browsers.chatting(alice, bob)
     await expect(bob_page.chat_subtitle).to_have_text("online")
 
     await alice_page.composer.press_sequentially("Are you coming tonig")
@@ -90,10 +87,7 @@ async def test_messages_arriving_in_the_open_chat_do_not_count_as_unread(
 ) -> None:
     """A message that lands in the chat being read is read: no badge, and "read" for Alice."""
     alice, bob = await two_friends(users)
-    alice_page = await browsers.signed_in(alice)
-    bob_page = await browsers.signed_in(bob)
-    await alice_page.open_chat_with(bob)
-    await bob_page.open_chat_with(alice)
+    alice_page, bob_page = await browsers.chatting(alice, bob)
 
     await alice_page.send("you are reading this")
 
@@ -108,10 +102,7 @@ async def test_messages_arriving_in_the_open_chat_do_not_count_as_unread(
 async def test_edit_shows_live_for_the_peer(users: UserFactory, browsers: Browsers) -> None:
     """Editing an own message changes it for the peer, marked "edited", without a reload."""
     alice, bob = await two_friends(users)
-    alice_page = await browsers.signed_in(alice)
-    bob_page = await browsers.signed_in(bob)
-    await alice_page.open_chat_with(bob)
-    await bob_page.open_chat_with(alice)
+    alice_page, bob_page = await browsers.chatting(alice, bob)
     await alice_page.send("Lunch at noon?")
     await expect(bob_page.message("Lunch at noon?")).to_be_visible()
 
@@ -136,10 +127,7 @@ async def test_delete_leaves_a_tombstone_live_for_the_peer(
 ) -> None:
     """Deleting an own message (after confirming) shows the tombstone to both, live."""
     alice, bob = await two_friends(users)
-    alice_page = await browsers.signed_in(alice)
-    bob_page = await browsers.signed_in(bob)
-    await alice_page.open_chat_with(bob)
-    await bob_page.open_chat_with(alice)
+    alice_page, bob_page = await browsers.chatting(alice, bob)
     await alice_page.send("oops, wrong chat")
     await expect(bob_page.message("oops, wrong chat")).to_be_visible()
 

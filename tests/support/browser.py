@@ -373,6 +373,16 @@ class Browsers:
         await page.login(user.username, user.password)
         return page
 
+    async def in_chat(self, me: SignedInUser, peer: SignedInUser) -> ChatPage:
+        """``me`` signed in, with the chat with ``peer`` open and its history loaded."""
+        page = await self.signed_in(me)
+        await page.open_chat_with(peer)
+        return page
+
+    async def chatting(self, alice: SignedInUser, bob: SignedInUser) -> tuple[ChatPage, ChatPage]:
+        """Both signed in, each in the chat with the other."""
+        return await self.in_chat(alice, bob), await self.in_chat(bob, alice)
+
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
