@@ -3,7 +3,7 @@
 import logging
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gkchat.clock import Clock
 from gkchat.db.engine import Database
@@ -101,9 +101,10 @@ class Gateway:
 
     async def announce(self, connection: Connection, *, first: bool) -> None:
         """Tell friends the user is online (first socket) and the socket its friends' presence."""
+        friends, seen = await self._friends_and_last_seen(connection.user_id)
         if first:
-            await self._announce(connection.user_id, online=True)
-        await self._send_friends_presence(connection)
+            await self._announce(connection.user_id, online=True, friends=friends)
+        await self._send_friends_presence(connection, friends, seen)
 
     async def disconnected(self, connection: Connection) -> None:
         if await self.registry.remove(connection) and await self.presence.left(connection.user_id):
@@ -117,7 +118,8 @@ class Gateway:
             if not connection.started:
                 continue  # still setting up: it gets the snapshot after its ready frame
             try:
-                await self._send_friends_presence(connection)
+                friends, seen = await self._friends_and_last_seen(connection.user_id)
+                await self._send_friends_presence(connection, friends, seen)
             except Exception:
                 log.exception("refreshing presence for user %s failed", connection.user_id)
 
@@ -156,19 +158,29 @@ class Gateway:
         for key in [k for k, at in self._last_typing.items() if at < moment]:
             del self._last_typing[key]
 
-    async def _announce(self, user_id: str, *, online: bool) -> None:
-        async with self._db.read() as conn:
-            friends = await friends_repo.friend_ids(conn, user_id)
+    async def _announce(
+        self, user_id: str, *, online: bool, friends: list[str] | None = None
+    ) -> None:
+        if friends is None:
+            async with self._db.read() as conn:
+                friends = await friends_repo.friend_ids(conn, user_id)
         text = frame(
             "presence",
             {"user_id": user_id, "online": online, "last_seen": timestamp(self._clock.now())},
         )
         await self.hub.publish([HubMessage(f, Kind.EPHEMERAL, ((0, text),)) for f in friends])
 
-    async def _send_friends_presence(self, connection: Connection) -> None:
+    async def _friends_and_last_seen(
+        self, user_id: str
+    ) -> tuple[list[str], dict[str, datetime | None]]:
         async with self._db.read() as conn:
-            friends = await friends_repo.friend_ids(conn, connection.user_id)
-            seen = await users_repo.last_seen(conn, friends)
+            friends = await friends_repo.friend_ids(conn, user_id)
+            return friends, await users_repo.last_seen(conn, friends)
+
+    async def _send_friends_presence(
+        self, connection: Connection, friends: list[str], seen: dict[str, datetime | None]
+    ) -> None:
+        """Tell one socket whether each friend is online (and when they were last seen)."""
         now = timestamp(self._clock.now())
         online_now = await self.presence.online_among(friends)
         for friend in friends:
