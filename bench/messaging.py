@@ -352,7 +352,7 @@ def merge_step(
         "acked": acked,
         "delivered": delivered,
         "errors": sum(p["errors"] for p in parts),
-        "lost": sent - delivered,
+        "undelivered": sent - delivered,  # not delivered before the drain time ran out
         "achieved_per_s": round(acked / span, 1) if span > 0 else None,
         "ack_ms": latency_summary(ack),
         "delivery_ms": latency_summary(delivery),

@@ -135,7 +135,7 @@ def storm(
         "during_storm": during,
         "storm_logins": summarise(part),
         "storm_delivery_p99_ms": during["delivery_ms"]["p99"],
-        "goal_met": during["lost"] == 0
+        "goal_met": during["undelivered"] == 0
         and during["delivery_ms"]["p99"] is not None
         and during["delivery_ms"]["p99"] < GOAL_P99_MS,
     }
@@ -198,7 +198,7 @@ def tables(result: Result) -> list[Table]:
                 what,
                 fmt(step["achieved_per_s"], 0),
                 " / ".join(fmt(step["delivery_ms"][p]) for p in ("p50", "p99", "p99.9")),
-                fmt(step["lost"]),
+                fmt(step["undelivered"]),
                 fmt(m["storm_logins"]["per_s"]) if key == "during_storm" else "–",
                 fmt(step.get("loop_stall_max_ms")),
                 fmt(step.get("gc_pause_max_ms")),
@@ -226,7 +226,7 @@ def tables(result: Result) -> list[Table]:
                 "",
                 "messages/s",
                 "delivery p50 / p99 / p99.9 ms",
-                "lost",
+                "undelivered in drain",
                 "sign-ins/s",
                 "loop stall max ms",
                 "GC pause max ms",

@@ -60,9 +60,9 @@ def ladder(load: MessageLoad, config: dict[str, Any]) -> dict[str, Any]:
         step = load.step(rate=rate, duration=seconds, drain=max(5.0, seconds))
         steps[f"{rate:g}"] = step
         p99 = step["delivery_ms"]["p99"]
-        if step["lost"] == 0 and p99 is not None and p99 < config["goal_p99_ms"]:
+        if step["undelivered"] == 0 and p99 is not None and p99 < config["goal_p99_ms"]:
             best = rate
-        if step["lost"] > 0 or p99 is None or p99 > OVERLOAD_P99_MS:
+        if step["undelivered"] > 0 or p99 is None or p99 > OVERLOAD_P99_MS:
             break
     closed = load.step(window=config["window"], duration=seconds, drain=30)
     return {
@@ -98,7 +98,7 @@ def ladder_tables(result: Result, what: str) -> list[Table]:
         "achieved/s",
         "ack p50 / p99 / p99.9 ms",
         "delivery p50 / p99 / p99.9 ms",
-        "lost",
+        "undelivered in drain",
         "server CPU ms/msg",
         "PostgreSQL CPU ms/msg",
         "msgs per server CPU-s",
@@ -119,7 +119,7 @@ def ladder_tables(result: Result, what: str) -> list[Table]:
                 fmt(step["achieved_per_s"], 0),
                 _triple(step["ack_ms"]),
                 _triple(step["delivery_ms"]),
-                fmt(step["lost"]),
+                fmt(step["undelivered"]),
                 fmt(step["server_cpu_ms_per_op"], 3),
                 fmt(step.get("database_cpu_ms_per_op"), 3),
                 fmt(step["ops_per_server_cpu_s"]),

@@ -48,7 +48,7 @@ def check_messages(m: dict[str, Any]) -> None:
     assert m["max_messages_per_s"] > 0
     assert m["messages_per_server_cpu_s"] > 0
     for step in [*m["ladder"].values(), m["closed_loop"]]:
-        assert step["lost"] == 0
+        assert step["undelivered"] == 0
         assert step["errors"] == 0
         assert step["achieved_per_s"] > 0
         assert step["server_cpu_ms_per_op"] > 0
@@ -77,7 +77,7 @@ def check(result: dict[str, Any]) -> None:
             ordered(m[key]["latency_ms"])
         assert m["storm_logins"]["per_s"] > 0
         for key in ("baseline", "during_storm"):
-            assert m[key]["lost"] == 0
+            assert m[key]["undelivered"] == 0
             ordered(m[key]["delivery_ms"])
         assert isinstance(m["goal_met"], bool)
     elif name == "history":

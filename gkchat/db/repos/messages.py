@@ -90,8 +90,9 @@ async def advance_conversations(
     """Reserve ``counts[pair]`` positions in each conversation (creating it); return each
     pair's first position.
 
-    One multi-row upsert in pair order; the rows stay locked until commit, so positions commit
-    in order and concurrent batches never deadlock.
+    One multi-row upsert in pair order (executemany parameters, sent as one statement and
+    compiled once, as in ``stream.allocate``); the rows stay locked until commit, so positions
+    commit in order and concurrent batches never deadlock.
     """
     if not counts:
         return {}
@@ -110,7 +111,7 @@ async def advance_conversations(
         }
         for pair in sorted(counts)
     ]
-    insert = db.insert(c).values(rows)
+    insert = db.insert(c)
     upsert = insert.on_conflict_do_update(
         index_elements=[c.c.user_id1, c.c.user_id2],
         set_={
@@ -120,7 +121,7 @@ async def advance_conversations(
         },
     ).returning(c.c.user_id1, c.c.user_id2, c.c.last_seq)
     first = {}
-    for row in await conn.execute(upsert):
+    for row in await conn.execute(upsert, rows):
         pair = (row.user_id1, row.user_id2)
         first[pair] = int(row.last_seq) - counts[pair] + 1
     return first

@@ -19,16 +19,20 @@ async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) 
     One multi-row upsert, its rows in user id order: concurrent transactions lock stream
     heads in the same order and never deadlock. The row locks are held to commit, so a
     user's positions commit in the order they were given.
+
+    The rows go as executemany parameters, which SQLAlchemy's "insertmanyvalues" sends as
+    one multi-row statement in parameter order: the statement compiles once and is cached,
+    where ``.values(rows)`` compiled anew for every batch.
     """
     if not counts:
         return {}
     rows = [{"user_id": user_id, "seq": counts[user_id]} for user_id in sorted(counts)]
-    insert = db.insert(stream_heads).values(rows)
+    insert = db.insert(stream_heads)
     upsert = insert.on_conflict_do_update(
         index_elements=[stream_heads.c.user_id],
         set_={"seq": stream_heads.c.seq + insert.excluded.seq},
     ).returning(stream_heads.c.user_id, stream_heads.c.seq)
-    result = await conn.execute(upsert)
+    result = await conn.execute(upsert, rows)
     return {row.user_id: int(row.seq) - counts[row.user_id] + 1 for row in result}
 
 
