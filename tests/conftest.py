@@ -5,7 +5,6 @@ PostgreSQL; the PostgreSQL run skips, with the reason, unless GKCHAT_TEST_POSTGR
 """
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,7 @@ def postgres_url(worker_id: str) -> Iterator[str]:
     if admin_url is None:
         pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
     # One database per test run and worker, so that concurrent runs never share one.
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
-    name = f"gkchat_test_{run}_{worker_id}"
+    name = databases.scratch_name("test", worker_id)
     url = asyncio.run(databases.create_postgres_database(admin_url, name))
     asyncio.run(databases.migrate(url))
     yield url

@@ -154,9 +154,13 @@ def test_migrate_on_postgres_prints_the_head_revision(tmp_path: Path, worker_id:
     admin_url = databases.postgres_admin_url()
     if admin_url is None:
         pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}")
-    url = asyncio.run(databases.create_postgres_database(admin_url, f"gkchat_cli_{worker_id}"))
-    cli = Cli(cwd=tmp_path, env=clean_environment(GKCHAT_DATABASE_URL=url))
-    assert head_revision() in cli.ok("migrate")
+    name = databases.scratch_name("cli", worker_id)
+    url = asyncio.run(databases.create_postgres_database(admin_url, name))
+    try:
+        cli = Cli(cwd=tmp_path, env=clean_environment(GKCHAT_DATABASE_URL=url))
+        assert head_revision() in cli.ok("migrate")
+    finally:
+        asyncio.run(databases.drop_postgres_database(admin_url, name))
 
 
 # --- user create / list / disable / enable --------------------------------------------------
@@ -413,13 +417,13 @@ def wait_until_ready(served: Served) -> None:
 @pytest.fixture(params=BACKENDS)
 def served(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[Served]:
     """``gkchat serve --port P`` on SQLite (GKCHAT_DATA_DIR only) or on a fresh PostgreSQL."""
+    admin_url, name = None, databases.scratch_name("serve", worker_id)
     if request.param == "sqlite":
         env = clean_environment(GKCHAT_DATA_DIR=str(tmp_path / "data"))
     else:
         admin_url = databases.postgres_admin_url()
         if admin_url is None:
             pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}")
-        name = f"gkchat_cli_{worker_id}"
         url = asyncio.run(databases.create_postgres_database(admin_url, name))
         env = clean_environment(GKCHAT_DATABASE_URL=url)
     cli = Cli(cwd=tmp_path, env=env)
@@ -448,6 +452,8 @@ def served(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> It
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if admin_url is not None:
+            asyncio.run(databases.drop_postgres_database(admin_url, name))
 
 
 def test_serve_reports_healthy_on_its_database(served: Served) -> None:

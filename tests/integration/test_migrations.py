@@ -38,16 +38,19 @@ async def empty_database(
     request: pytest.FixtureRequest, tmp_path: Path, worker_id: str
 ) -> AsyncIterator[Database]:
     """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    admin_url, name = None, databases.scratch_name("migrate", worker_id)
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     else:
         admin_url = databases.postgres_admin_url()
         if admin_url is None:
             pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}")
-        url = await databases.create_postgres_database(admin_url, f"gkchat_migrate_{worker_id}")
+        url = await databases.create_postgres_database(admin_url, name)
     database = Database(url)
     yield database
     await database.dispose()
+    if admin_url is not None:
+        await databases.drop_postgres_database(admin_url, name)
 
 
 @pytest.fixture

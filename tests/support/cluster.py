@@ -2,7 +2,6 @@
 and SDK clients signed in through whichever node a test picks."""
 
 import asyncio
-import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -33,8 +32,7 @@ def cluster(
     admin_url = databases.postgres_admin_url()
     if admin_url is None:
         pytest.skip(f"cluster tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
-    name = f"gkchat_cluster_{run}_{worker_id}_{secrets.token_hex(3)}"
+    name = f"{databases.scratch_name('cluster', worker_id)}_{secrets.token_hex(3)}"
     env = clean_environment(
         GKCHAT_DATABASE_URL=asyncio.run(databases.create_postgres_database(admin_url, name)),
         GKCHAT_HUB_URL=isolated(redis_url),

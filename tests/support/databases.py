@@ -22,6 +22,12 @@ POSTGRES_ENV = "GKCHAT_TEST_POSTGRES_URL"
 REDIS_ENV = "GKCHAT_TEST_REDIS_URL"
 
 
+def scratch_name(purpose: str, worker_id: str) -> str:
+    """A PostgreSQL database name no other test run uses, even one running at the same time."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
+    return f"gkchat_{purpose}_{run}_{worker_id}"
+
+
 def postgres_admin_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 

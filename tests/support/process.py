@@ -151,9 +151,7 @@ def serve_process(backend: str, directory: Path, worker_id: str) -> Iterator[Ser
         admin_url = databases.postgres_admin_url()
         if admin_url is None:
             pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
-        # A fresh database; the run id keeps concurrent test runs apart.
-        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
-        name = f"gkchat_sdk_{run}_{worker_id}"
+        name = databases.scratch_name("sdk", worker_id)
         env["GKCHAT_DATABASE_URL"] = asyncio.run(
             databases.create_postgres_database(admin_url, name)
         )
