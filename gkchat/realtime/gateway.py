@@ -82,15 +82,13 @@ class Gateway:
         """New friends learn each other's presence at once, not at the next change."""
         async with self._db.read() as conn:
             seen = await users_repo.last_seen(conn, [a, b])
-        now = timestamp(self._clock.now())
-        online_now = await self.presence.online_among([a, b])
-        news = []
-        for user, friend in ((a, b), (b, a)):
-            online = friend in online_now
-            last_seen = now if online else timestamp(seen.get(friend))
-            text = frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})
-            news.append(HubMessage(user, Kind.EPHEMERAL, ((0, text),)))
-        await self.hub.publish(news)
+        frames = await self._presence_frames([a, b], seen)
+        await self.hub.publish(
+            [
+                HubMessage(user, Kind.EPHEMERAL, ((0, frames[friend]),))
+                for user, friend in ((a, b), (b, a))
+            ]
+        )
 
     async def register(self, connection: Connection) -> bool:
         """Route the user's news to this socket; True when it is their first one here."""
@@ -181,11 +179,20 @@ class Gateway:
         self, connection: Connection, friends: list[str], seen: dict[str, datetime | None]
     ) -> None:
         """Tell one socket whether each friend is online (and when they were last seen)."""
+        for text in (await self._presence_frames(friends, seen)).values():
+            connection.push_frame(text)
+
+    async def _presence_frames(
+        self, user_ids: list[str], seen: dict[str, datetime | None]
+    ) -> dict[str, str]:
+        """A ``presence`` frame for each user: online anywhere in the cluster, or last seen."""
         now = timestamp(self._clock.now())
-        online_now = await self.presence.online_among(friends)
-        for friend in friends:
-            online = friend in online_now
-            last_seen = now if online else timestamp(seen.get(friend))
-            connection.push_frame(
-                frame("presence", {"user_id": friend, "online": online, "last_seen": last_seen})
+        online_now = await self.presence.online_among(user_ids)
+        frames = {}
+        for user_id in user_ids:
+            online = user_id in online_now
+            last_seen = now if online else timestamp(seen.get(user_id))
+            frames[user_id] = frame(
+                "presence", {"user_id": user_id, "online": online, "last_seen": last_seen}
             )
+        return frames
