@@ -1,5 +1,7 @@
 """The bell: unread count, the list, reading one (and going where it points), reading all."""
 
+import asyncio
+
 from playwright.async_api import expect
 
 from tests.support.browser import PASSWORD, Browsers, ChatPage, two_friends
@@ -7,11 +9,18 @@ from tests.support.factories import SignedInUser, UserFactory, send_friend_reque
 from tests.support.messaging import send
 
 
-async def unread_on_server(user: SignedInUser) -> int:
-    response = await user.client.get("/notifications")
-    assert response.status_code == 200, response.text
-    count: int = response.json()["unread_count"]
-    return count
+async def expect_unread_on_server(user: SignedInUser, expected: int, timeout: float = 5) -> None:
+    """Wait until the server's unread count is `expected`: the client marks notifications read
+    on screen first and tells the server in the background."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await user.client.get("/notifications")
+        assert response.status_code == 200, response.text
+        count = response.json()["unread_count"]
+        if count == expected or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert count == expected
 
 
 async def open_bell(page: ChatPage) -> None:
@@ -62,7 +71,7 @@ async def test_clicking_a_message_notification_reads_it_and_opens_the_chat(
     await expect(page.by_id("chat-name")).to_have_text(alice.username)
     await page.expect_texts(["are you there?", "call me"])
     await expect(page.by_id("notification-badge")).to_have_text("1")
-    assert await unread_on_server(bob) == 1
+    await expect_unread_on_server(bob, 1)
     await open_bell(page)
     message = page.by_id("notification").filter(has_text="sent you 2 messages")
     await expect(message).to_have_attribute("data-unread", "false")
@@ -92,7 +101,7 @@ async def test_mark_all_read(users: UserFactory, browsers: Browsers) -> None:
     unread = page.page.locator('[data-testid="notification"][data-unread="true"]')
     await expect(unread).to_have_count(0)
     await expect(page.by_id("notification")).to_have_count(3)
-    assert await unread_on_server(bob) == 0
+    await expect_unread_on_server(bob, 0)
     await page.page.reload()
     await expect(page.me).to_have_text(bob.username)
     await expect(page.by_id("notification-badge")).to_be_hidden()
@@ -128,7 +137,7 @@ async def test_accepting_a_request_clears_its_notification(
     await page.accept_request(alice.username)
 
     await expect(page.by_id("notification-badge")).to_be_hidden()
-    assert await unread_on_server(bob) == 0
+    await expect_unread_on_server(bob, 0)
 
 
 async def test_reading_the_chat_clears_its_message_notification(
@@ -143,7 +152,7 @@ async def test_reading_the_chat_clears_its_message_notification(
     await page.open_chat(alice.username)
 
     await expect(page.by_id("notification-badge")).to_be_hidden()
-    assert await unread_on_server(bob) == 0
+    await expect_unread_on_server(bob, 0)
 
 
 async def test_accepted_request_notification_opens_the_chat(
