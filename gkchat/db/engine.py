@@ -1,17 +1,19 @@
 """The database handle. Every difference between SQLite and PostgreSQL lives in this module."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import ColumnElement, Table, event, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gkchat.db import sqlite_driver
 from gkchat.domain.errors import Unavailable
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -74,6 +76,29 @@ class Database:
         await self.engine.dispose()
 
 
+def pairs_in(
+    conn: AsyncConnection,
+    first: ColumnElement[str],
+    second: ColumnElement[str],
+    pairs: Iterable[tuple[str, str]],
+) -> ColumnElement[bool]:
+    """``(first, second) IN pairs``, written so that each database searches an index on
+    (first, second).
+
+    SQLite plans a row-value IN over a list of values as a scan of the whole table (84 ms for
+    256 pairs in 200,000 rows, against 1.6 ms searched); over a subquery it searches the index.
+    So on SQLite the pairs go as one JSON parameter that ``json_each`` unpacks, which also keeps
+    the statement the same whatever the number of pairs.
+    """
+    ordered_pairs = sorted(pairs)
+    if conn.dialect.name != "sqlite":
+        return tuple_(first, second).in_(ordered_pairs)
+    listed = func.json_each(json.dumps(ordered_pairs)).table_valued("value")
+    return tuple_(first, second).in_(
+        select(func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]"))
+    )
+
+
 def normalise_url(url: str) -> URL:
     """Accept the plain ``sqlite://`` and ``postgresql://`` forms and pick the async driver.
 
@@ -111,7 +136,14 @@ def parse_url(url: str) -> URL:
 
 def _create_engine(url: URL, *, echo: bool) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=0)
+        assert url.database is not None
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=8,
+            max_overflow=0,
+            async_creator=sqlite_driver.connector(url.database),
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(

@@ -1,22 +1,12 @@
 """Leases on both databases: one holder at a time, free again once expired."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from gkchat.db.engine import Database
 from gkchat.db.repos import leases
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 async def claim(db: Database, holder: str, now: datetime) -> bool:
