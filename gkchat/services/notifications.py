@@ -96,6 +96,8 @@ class NotificationService:
         names = await repo.usernames(conn, {sender for _, sender in pairs})
         now = self._clock.now()
         derived: list[events.DomainEvent] = []
+        created: list[Notification] = []
+        bumped: list[Notification] = []
         for pair in sorted(pairs):
             user_id, sender_id = pair
             burst = by_pair[pair]
@@ -114,14 +116,16 @@ class NotificationService:
                     actor_id=sender_id,
                     count=count,
                 )
-                await repo.insert(conn, notification)
+                created.append(notification)
                 derived.append(events.NotificationCreated(notification=notification))
             else:
                 notification = replace(
                     existing, count=count, content=text, reference_id=burst[-1].id, created_at=now
                 )
-                await repo.bump(conn, notification)
+                bumped.append(notification)
                 derived.append(events.NotificationUpdated(notification=notification))
+        await repo.insert_all(conn, created)
+        await repo.bump_all(conn, bumped)
         return derived
 
     async def _create(

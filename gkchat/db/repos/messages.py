@@ -4,10 +4,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, or_, select, tuple_, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database
+from gkchat.db.engine import Database, pairs_in
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
 from gkchat.domain.models import Conversation, Message, User
@@ -51,7 +51,7 @@ async def find_by_client_ids(
     if not keys:
         return {}
     query = select(*_MESSAGE_COLUMNS).where(
-        tuple_(messages.c.sender_id, messages.c.client_id).in_(sorted(keys))
+        pairs_in(conn, messages.c.sender_id, messages.c.client_id, keys)
     )
     found = [_message(row) for row in await conn.execute(query)]
     return {(m.sender_id, m.client_id or ""): m for m in found}
@@ -72,7 +72,7 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
         return set()
     query = (
         select(friendships.c.user_id1, friendships.c.user_id2)
-        .where(tuple_(friendships.c.user_id1, friendships.c.user_id2).in_(sorted(pairs)))
+        .where(pairs_in(conn, friendships.c.user_id1, friendships.c.user_id2, pairs))
         .order_by(friendships.c.user_id1, friendships.c.user_id2)
         .with_for_update(read=True)
     )

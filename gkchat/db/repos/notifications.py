@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database
+from gkchat.db.engine import Database, pairs_in
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
 from gkchat.domain.pagination import Position
@@ -40,19 +40,27 @@ def _notification(row: Row[*tuple[Any, ...]]) -> Notification:
 
 
 async def insert(conn: AsyncConnection, notification: Notification) -> None:
-    await conn.execute(
-        n.insert().values(
-            id=notification.id,
-            user_id=notification.user_id,
-            type=notification.type,
-            reference_id=notification.reference_id,
-            content=notification.content,
-            created_at=notification.created_at,
-            read_at=None,
-            actor_id=notification.actor_id,
-            count=notification.count,
-        )
-    )
+    await insert_all(conn, [notification])
+
+
+async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None:
+    if not created:
+        return
+    rows = [
+        {
+            "id": x.id,
+            "user_id": x.user_id,
+            "type": x.type,
+            "reference_id": x.reference_id,
+            "content": x.content,
+            "created_at": x.created_at,
+            "read_at": None,
+            "actor_id": x.actor_id,
+            "count": x.count,
+        }
+        for x in created
+    ]
+    await conn.execute(n.insert(), rows)
 
 
 async def unread_message_notifications(
@@ -64,24 +72,40 @@ async def unread_message_notifications(
     query = select(*_COLUMNS).where(
         n.c.type == "message",
         n.c.read_at.is_(None),
-        tuple_(n.c.user_id, n.c.actor_id).in_(sorted(pairs)),
+        pairs_in(conn, n.c.user_id, n.c.actor_id, pairs),
     )
     found = [_notification(row) for row in await conn.execute(query)]
     return {(x.user_id, x.actor_id or ""): x for x in found}
 
 
-async def bump(conn: AsyncConnection, notification: Notification) -> None:
-    """Store a collapsed notification's new count, content, reference and time."""
-    await conn.execute(
-        update(n)
-        .where(n.c.id == notification.id)
-        .values(
-            count=notification.count,
-            content=notification.content,
-            reference_id=notification.reference_id,
-            created_at=notification.created_at,
-        )
+_BUMP = (
+    update(n)
+    .where(n.c.id == bindparam("b_id"))
+    .values(
+        count=bindparam("b_count"),
+        content=bindparam("b_content"),
+        reference_id=bindparam("b_reference_id"),
+        created_at=bindparam("b_created_at"),
     )
+)
+
+
+async def bump_all(conn: AsyncConnection, bumped: list[Notification]) -> None:
+    """Store collapsed notifications' new counts, contents, references and times (one
+    statement for all of them)."""
+    if not bumped:
+        return
+    rows = [
+        {
+            "b_id": x.id,
+            "b_count": x.count,
+            "b_content": x.content,
+            "b_reference_id": x.reference_id,
+            "b_created_at": x.created_at,
+        }
+        for x in bumped
+    ]
+    await conn.execute(_BUMP, rows)
 
 
 async def mark_read(
@@ -152,7 +176,7 @@ async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set
     if not pairs:
         return set()
     query = select(mutes.c.user_id, mutes.c.peer_id).where(
-        tuple_(mutes.c.user_id, mutes.c.peer_id).in_(sorted(pairs))
+        pairs_in(conn, mutes.c.user_id, mutes.c.peer_id, pairs)
     )
     return {(row.user_id, row.peer_id) for row in await conn.execute(query)}
 
