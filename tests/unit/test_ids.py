@@ -1,5 +1,7 @@
 """Ids: opaque 26-character strings, fresh on every call, and a shape check for input."""
 
+import os
+
 import pytest
 
 from gkchat.domain.ids import is_valid_id, new_id
@@ -48,3 +50,21 @@ def test_is_valid_id_rejects_junk(junk: str) -> None:
 def test_is_valid_id_accepts_a_well_formed_id() -> None:
     """A 26-character Crockford base32 string is accepted."""
     assert is_valid_id("01ARZ3NDEKTSV4RRFFQ69G5FAV")
+
+
+def test_a_forked_process_never_repeats_its_parents_ids() -> None:
+    """Ids drawn after a fork differ between parent and child (no shared random bytes)."""
+    new_id()  # the parent has random bytes buffered
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write_end, "".join(new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    parent = {new_id()[10:] for _ in range(50)}
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        text = pipe.read().decode()
+    child = {text[i + 10 : i + 26] for i in range(0, len(text), 26)}
+    assert len(child) == 50
+    assert parent.isdisjoint(child)
