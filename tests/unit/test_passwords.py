@@ -4,14 +4,17 @@ Session tokens carry 256 random bits and only their SHA-256 is stored.
 """
 
 import hashlib
+import os
 import re
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from gkchat.config import Settings
 from gkchat.domain.errors import InvalidInput, TooLarge
-from gkchat.security.passwords import PasswordHasher, check_new_password
+from gkchat.security.passwords import HASHING_NICENESS, PasswordHasher, check_new_password
 from gkchat.security.tokens import hash_token, new_token
 
 PASSWORD = "a long and unusual passphrase"
@@ -198,3 +201,16 @@ def test_hash_token_tells_tokens_apart() -> None:
     first, second = new_token(), new_token()
     assert hash_token(first) == hash_token(first)
     assert hash_token(first) != hash_token(second)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+async def test_hashing_threads_yield_the_cpu_to_the_event_loop(hasher: PasswordHasher) -> None:
+    """The threads that hash run at the lowest CPU priority, so the loop preempts them."""
+    await hasher.hash("a long enough password")
+
+    workers = [t for t in threading.enumerate() if t.name.startswith("argon2")]
+    assert workers
+    for worker in workers:
+        assert worker.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == HASHING_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASHING_NICENESS
