@@ -27,7 +27,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 async def upgrade(database: Database, revision: str = "head") -> None:
     """Bring the schema up to ``revision``; safe when several nodes start at once."""
     async with database.engine.connect() as conn:
-        if not database.is_sqlite:
+        if database.is_sqlite:
+            # Take the write lock before reading the schema version (waiting for another
+            # process that migrates), so two deferred transactions never deadlock upgrading.
+            await conn.execution_options(sqlite_begin="IMMEDIATE")
+        else:
             await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             await conn.commit()
         try:

@@ -129,6 +129,26 @@ def test_migrate_twice_succeeds(cli: Cli) -> None:
     assert head_revision() in cli.ok("migrate")
 
 
+def test_two_nodes_migrating_a_new_database_at_once_both_succeed(cli: Cli) -> None:
+    """Two processes migrate the same new SQLite file together: one waits for the other's
+    write lock, and both end at the head revision."""
+    processes = [
+        subprocess.Popen(
+            cli.command("migrate"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli.env,
+            cwd=cli.cwd,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=COMMAND_TIMEOUT)
+        assert process.returncode == 0, f"{out}\n{err}"
+        assert head_revision() in out
+
+
 def test_migrate_uses_the_database_url(tmp_path: Path, data_dir: Path) -> None:
     """GKCHAT_DATABASE_URL (plain sqlite:// form) names the file migrate creates."""
     target = tmp_path / "elsewhere" / "chat.db"
