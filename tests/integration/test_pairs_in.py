@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from gkchat.db.engine import Database, pairs_in
+from gkchat.db.engine import Database, pairs_in, pairs_value
 from gkchat.db.tables import mutes, users
 from gkchat.domain.ids import new_id
 
@@ -40,10 +40,12 @@ async def store_mutes(db: Database, count: int) -> list[tuple[str, str]]:
 
 async def found(db: Database, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
     async with db.read() as conn:
+        dialect = conn.dialect.name
         query = select(mutes.c.user_id, mutes.c.peer_id).where(
-            pairs_in(conn, mutes.c.user_id, mutes.c.peer_id, pairs)
+            pairs_in(dialect, mutes.c.user_id, mutes.c.peer_id, "pairs")
         )
-        return {(row.user_id, row.peer_id) for row in await conn.execute(query)}
+        rows = await conn.execute(query, {"pairs": pairs_value(dialect, pairs)})
+        return {(row.user_id, row.peer_id) for row in rows}
 
 
 async def test_listed_pairs_that_exist_are_found(db: Database) -> None:

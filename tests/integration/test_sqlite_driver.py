@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, text
 
-from gkchat.db.engine import Database, pairs_in
+from gkchat.db.engine import Database, pairs_in, pairs_value
 from gkchat.db.tables import mutes
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -95,12 +95,13 @@ async def test_pairs_in_searches_the_index(db: Database) -> None:
     """SQLite's plan for the pairs is an index search, not a scan of the table."""
     async with db.read() as conn:
         query = select(mutes.c.user_id).where(
-            pairs_in(conn, mutes.c.user_id, mutes.c.peer_id, [("a", "b"), ("c", "d")])
+            pairs_in("sqlite", mutes.c.user_id, mutes.c.peer_id, "pairs")
         )
         compiled = query.compile(conn.sync_connection)
-        plan = await conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {compiled.string}", tuple(compiled.params.values())
-        )
+        params = compiled.construct_params({"pairs": pairs_value("sqlite", [("a", "b")])})
+        assert compiled.positiontup is not None
+        positional = tuple(params[name] for name in compiled.positiontup)
+        plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", positional)
         details = [row[-1] for row in plan]
     assert any(d.startswith("SEARCH mutes USING") for d in details), details
     assert not any(d.startswith("SCAN mutes") for d in details), details

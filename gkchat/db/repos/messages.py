@@ -1,13 +1,14 @@
 """Messages and conversations."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, or_, select, update
+from sqlalchemy import Row, Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database, pairs_in
+from gkchat.db.engine import Database, pairs_in, pairs_value, upsertable_insert
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
 from gkchat.domain.models import Conversation, Message, User
@@ -44,22 +45,38 @@ async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
     return _message(row) if row else None
 
 
+@functools.cache
+def _by_client_ids(dialect: str) -> Select[Any]:
+    return select(*_MESSAGE_COLUMNS).where(
+        pairs_in(dialect, messages.c.sender_id, messages.c.client_id, "keys")
+    )
+
+
 async def find_by_client_ids(
     conn: AsyncConnection, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], Message]:
     """Messages already stored under these (sender_id, client_id) pairs."""
     if not keys:
         return {}
-    query = select(*_MESSAGE_COLUMNS).where(
-        pairs_in(conn, messages.c.sender_id, messages.c.client_id, keys)
-    )
-    found = [_message(row) for row in await conn.execute(query)]
+    dialect = conn.dialect.name
+    rows = await conn.execute(_by_client_ids(dialect), {"keys": pairs_value(dialect, keys)})
+    found = [_message(row) for row in rows]
     return {(m.sender_id, m.client_id or ""): m for m in found}
 
 
 async def existing_user_ids(conn: AsyncConnection, ids: Iterable[str]) -> set[str]:
     query = select(users.c.id).where(users.c.id.in_(sorted(set(ids))), users.c.disabled.is_(False))
     return set((await conn.execute(query)).scalars())
+
+
+@functools.cache
+def _friend_pairs(dialect: str) -> Select[Any]:
+    return (
+        select(friendships.c.user_id1, friendships.c.user_id2)
+        .where(pairs_in(dialect, friendships.c.user_id1, friendships.c.user_id2, "pairs"))
+        .order_by(friendships.c.user_id1, friendships.c.user_id2)
+        .with_for_update(read=True)
+    )
 
 
 async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -70,13 +87,23 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
     """
     if not pairs:
         return set()
-    query = (
-        select(friendships.c.user_id1, friendships.c.user_id2)
-        .where(pairs_in(conn, friendships.c.user_id1, friendships.c.user_id2, pairs))
-        .order_by(friendships.c.user_id1, friendships.c.user_id2)
-        .with_for_update(read=True)
-    )
-    return {(row.user_id1, row.user_id2) for row in await conn.execute(query)}
+    dialect = conn.dialect.name
+    rows = await conn.execute(_friend_pairs(dialect), {"pairs": pairs_value(dialect, pairs)})
+    return {(row.user_id1, row.user_id2) for row in rows}
+
+
+@functools.cache
+def _advance_conversations(dialect: str) -> Any:
+    c = conversations
+    insert = upsertable_insert(dialect, c)
+    return insert.on_conflict_do_update(
+        index_elements=[c.c.user_id1, c.c.user_id2],
+        set_={
+            "last_seq": c.c.last_seq + insert.excluded.last_seq,
+            "last_message_id": insert.excluded.last_message_id,
+            "last_activity_at": insert.excluded.last_activity_at,
+        },
+    ).returning(c.c.user_id1, c.c.user_id2, c.c.last_seq)
 
 
 async def advance_conversations(
@@ -96,7 +123,6 @@ async def advance_conversations(
     """
     if not counts:
         return {}
-    c = conversations
     rows = [
         {
             "user_id1": pair[0],
@@ -111,15 +137,7 @@ async def advance_conversations(
         }
         for pair in sorted(counts)
     ]
-    insert = db.insert(c)
-    upsert = insert.on_conflict_do_update(
-        index_elements=[c.c.user_id1, c.c.user_id2],
-        set_={
-            "last_seq": c.c.last_seq + insert.excluded.last_seq,
-            "last_message_id": insert.excluded.last_message_id,
-            "last_activity_at": insert.excluded.last_activity_at,
-        },
-    ).returning(c.c.user_id1, c.c.user_id2, c.c.last_seq)
+    upsert = _advance_conversations(db.dialect)
     first = {}
     for row in await conn.execute(upsert, rows):
         pair = (row.user_id1, row.user_id2)

@@ -1,12 +1,13 @@
 """Stored notifications and per-conversation mutes."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database, pairs_in
+from gkchat.db.engine import Database, pairs_in, pairs_value
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
 from gkchat.domain.pagination import Position
@@ -63,18 +64,25 @@ async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None
     await conn.execute(n.insert(), rows)
 
 
+@functools.cache
+def _unread_message_notifications(dialect: str) -> Select[Any]:
+    return select(*_COLUMNS).where(
+        n.c.type == "message",
+        n.c.read_at.is_(None),
+        pairs_in(dialect, n.c.user_id, n.c.actor_id, "pairs"),
+    )
+
+
 async def unread_message_notifications(
     conn: AsyncConnection, pairs: set[tuple[str, str]]
 ) -> dict[tuple[str, str], Notification]:
     """The unread ``message`` notification of each (user, actor) pair that has one."""
     if not pairs:
         return {}
-    query = select(*_COLUMNS).where(
-        n.c.type == "message",
-        n.c.read_at.is_(None),
-        pairs_in(conn, n.c.user_id, n.c.actor_id, pairs),
-    )
-    found = [_notification(row) for row in await conn.execute(query)]
+    dialect = conn.dialect.name
+    query = _unread_message_notifications(dialect)
+    rows = await conn.execute(query, {"pairs": pairs_value(dialect, pairs)})
+    found = [_notification(row) for row in rows]
     return {(x.user_id, x.actor_id or ""): x for x in found}
 
 
@@ -171,14 +179,20 @@ async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
 # Mutes
 
 
+@functools.cache
+def _muted_pairs(dialect: str) -> Select[Any]:
+    return select(mutes.c.user_id, mutes.c.peer_id).where(
+        pairs_in(dialect, mutes.c.user_id, mutes.c.peer_id, "pairs")
+    )
+
+
 async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (user, peer) pairs have the user muting the peer."""
     if not pairs:
         return set()
-    query = select(mutes.c.user_id, mutes.c.peer_id).where(
-        pairs_in(conn, mutes.c.user_id, mutes.c.peer_id, pairs)
-    )
-    return {(row.user_id, row.peer_id) for row in await conn.execute(query)}
+    dialect = conn.dialect.name
+    rows = await conn.execute(_muted_pairs(dialect), {"pairs": pairs_value(dialect, pairs)})
+    return {(row.user_id, row.peer_id) for row in rows}
 
 
 async def mute(

@@ -1,5 +1,6 @@
 """Per-user event streams: position allocation and the stored events."""
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -8,9 +9,18 @@ import orjson
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database
+from gkchat.db.engine import Database, upsertable_insert
 from gkchat.db.tables import events, stream_heads
 from gkchat.domain.models import StreamEvent
+
+
+@functools.cache
+def _allocate(dialect: str) -> Any:
+    insert = upsertable_insert(dialect, stream_heads)
+    return insert.on_conflict_do_update(
+        index_elements=[stream_heads.c.user_id],
+        set_={"seq": stream_heads.c.seq + insert.excluded.seq},
+    ).returning(stream_heads.c.user_id, stream_heads.c.seq)
 
 
 async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
@@ -27,12 +37,7 @@ async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) 
     if not counts:
         return {}
     rows = [{"user_id": user_id, "seq": counts[user_id]} for user_id in sorted(counts)]
-    insert = db.insert(stream_heads)
-    upsert = insert.on_conflict_do_update(
-        index_elements=[stream_heads.c.user_id],
-        set_={"seq": stream_heads.c.seq + insert.excluded.seq},
-    ).returning(stream_heads.c.user_id, stream_heads.c.seq)
-    result = await conn.execute(upsert, rows)
+    result = await conn.execute(_allocate(db.dialect), rows)
     return {row.user_id: int(row.seq) - counts[row.user_id] + 1 for row in result}
 
 
