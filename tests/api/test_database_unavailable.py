@@ -26,7 +26,7 @@ from tests.support.api_errors import assert_error
 from tests.support.factories import SignedInUser, UserFactory
 from tests.support.messaging import friends, post_message, send
 from tests.support.server import RunningServer
-from tests.support.ws import open_ws
+from tests.support.ws import CLOSE_TRY_AGAIN_LATER, open_ws
 
 BUSY_TIMEOUT = timedelta(milliseconds=200)
 DEADLINE = 30.0
@@ -125,6 +125,30 @@ async def test_the_retry_after_the_lock_is_released_is_stored_once(
     assert retried.status_code == 201, retried.text
     history = await alice.client.get(f"/conversations/{bob.id}/messages")
     assert [m["id"] for m in history.json()["messages"]] == [retried.json()["message"]["id"]]
+
+
+@sqlite_only
+async def test_a_request_whose_session_touch_outwaits_the_busy_timeout_is_503(
+    database_url: str, server: RunningServer, pair: tuple[SignedInUser, SignedInUser]
+) -> None:
+    """A read that must refresh the session's last_used_at, with the lock busy, is 503."""
+    alice, _bob = pair
+    server.clock.advance(minutes=2)  # the next request refreshes last_used_at: a write
+    with sqlite_write_lock(database_url):
+        response = await alice.client.get("/me")
+    assert_unavailable(response)
+
+
+@sqlite_only
+async def test_a_socket_that_cannot_authenticate_for_the_lock_closes_with_1013(
+    database_url: str, server: RunningServer, pair: tuple[SignedInUser, SignedInUser]
+) -> None:
+    """A socket whose sign-in cannot be written closes with 1013 (try again later)."""
+    alice, _bob = pair
+    server.clock.advance(minutes=2)
+    with sqlite_write_lock(database_url):
+        async with open_ws(server, alice.token) as ws:
+            await ws.expect_closed(CLOSE_TRY_AGAIN_LATER, DEADLINE)
 
 
 def test_the_busy_timeout_is_a_duration_setting() -> None:
