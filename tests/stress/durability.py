@@ -56,7 +56,7 @@ from websockets.exceptions import WebSocketException
 from gkchat.client import APIError, Client, RealtimeClosed, RealtimeConnection
 from gkchat.db.engine import normalise_url
 from tests.support import databases
-from tests.support.process import ServerProcess, clean_environment
+from tests.support.process import READY_TIMEOUT, ServerProcess, clean_environment
 from tests.support.sdk import PASSWORD, befriend, user_id
 
 Scenario = Literal["kill", "cut"]
@@ -66,6 +66,10 @@ ATTEMPT_TIMEOUT = 30.0  # one send attempt; a healthy server answers in millisec
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 1.0
 STATE_TIMEOUT = 120.0  # a limit for setting up and for reading everything back
+# A generous limit for the load itself (a hung run fails instead of hanging), plus a server
+# start per disruption.
+LOAD_SECONDS_BASE = 120.0
+LOAD_SECONDS_PER_MESSAGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -359,14 +363,14 @@ async def check_conversation(
     figures = run.figures
     history = [m async for m in one.iter_history(user_id(other), page_size=200)][::-1]
     ids = [m["id"] for m in history]
-    acked = {s.message_id for messages in sent.values() for s in messages}
+    acked = {s.message_id for messages in sent.values() for s in messages if s.message_id}
     stored = set(ids)
     figures.lost += len(acked - stored)
     figures.duplicates += len(ids) - len(stored) + len(stored - acked)
     if [m["seq"] for m in history] != list(range(1, len(history) + 1)):
         figures.out_of_order += 1
     for sender_id, messages in sent.items():
-        expected = [s.message_id for s in messages]
+        expected = [s.message_id for s in messages if s.message_id]
         got = [m["id"] for m in history if m["sender_id"] == sender_id]
         if got != expected:
             figures.out_of_order += 1
@@ -518,11 +522,17 @@ async def drive(plan: Plan, server: ServerProcess) -> Figures:
         process = server.process
         senders = asyncio.gather(*tasks)
         disruptions = asyncio.ensure_future(disrupter(run, disruption_points(plan, rng)))
+        limit = LOAD_SECONDS_BASE + plan.messages * LOAD_SECONDS_PER_MESSAGE
         try:
-            await senders
-            await disruptions
+            async with asyncio.timeout(limit + plan.disruptions * READY_TIMEOUT):
+                await senders
+                await disruptions
+        except TimeoutError:
+            run.unexpected("the load did not finish in time")
         finally:
+            senders.cancel()
             disruptions.cancel()
+            await asyncio.gather(senders, disruptions, return_exceptions=True)
         run.figures.elapsed = time.monotonic() - started
         if plan.scenario == "cut" and (
             process is None or server.process is not process or process.poll() is not None
