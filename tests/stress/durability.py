@@ -15,7 +15,9 @@ over REST, half over WebSocket.
 
 A disruption is triggered when the number of acknowledged messages passes a point drawn at
 random, so every one lands in the middle of the traffic. Time to recover is measured from the
-disruption to the first acknowledgement after it.
+disruption (the SIGKILL, or the terminate) to the first acknowledgement of a send attempt begun
+after it; for a kill it includes starting the server again (``gkchat serve`` until
+``/health`` answers) and the clients' backoff.
 
 Afterwards, with the server still up: each conversation's history must hold exactly the
 acknowledged messages (same ids), each once, each sender's in the order it sent them, with
@@ -169,13 +171,20 @@ class Run:
         self.server = server
         self.rng = rng
         self.figures = Figures(plan.scenario, plan.backend, messages=plan.messages)
-        self.last_ack = 0.0
         self.acked_event = asyncio.Event()
+        self.disrupted_at: float | None = None  # until an attempt begun since is acked
+        self.recovered = asyncio.Event()
 
-    def acknowledged(self) -> None:
+    def acknowledged(self, attempt_started: float) -> None:
+        """An attempt begun at ``attempt_started`` was acked; the first attempt begun after a
+        disruption to be acked ends the recovery (an answer already on its way when the
+        server was killed does not count)."""
         self.figures.acked += 1
-        self.last_ack = time.monotonic()
         self.acked_event.set()
+        if self.disrupted_at is not None and attempt_started >= self.disrupted_at:
+            self.figures.recover_seconds.append(time.monotonic() - self.disrupted_at)
+            self.disrupted_at = None
+            self.recovered.set()
 
     def unexpected(self, what: str) -> None:
         self.figures.unexpected[what[:120]] += 1
@@ -213,6 +222,7 @@ async def send_over_rest(
     failures = 0
     while True:
         run.figures.attempts += 1
+        started = time.monotonic()
         try:
             async with asyncio.timeout(ATTEMPT_TIMEOUT):
                 response = await http.post("/messages", json=body, headers=headers)
@@ -221,7 +231,7 @@ async def send_over_rest(
         else:
             if response.status_code in (200, 201):
                 message.message_id = response.json()["message"]["id"]
-                run.acknowledged()
+                run.acknowledged(started)
                 return
             if response.status_code == 503:
                 run.figures.unavailable += 1
@@ -260,6 +270,7 @@ class SocketSender:
         failures = 0
         while True:
             self.run.figures.attempts += 1
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(ATTEMPT_TIMEOUT):
                     connection = await self._open()
@@ -267,10 +278,9 @@ class SocketSender:
                         recipient, message.content, message.client_id
                     )
             except APIError as exc:
-                if exc.status is None and exc.code == "unavailable":
+                # An error frame (no status), or the handshake refused with 503.
+                if exc.code == "unavailable" and exc.status in (None, 503):
                     self.run.figures.unavailable += 1
-                elif exc.status is not None and exc.status >= 500:  # refused at the handshake
-                    self.run.figures.connection_failures += 1
                 else:
                     self.run.unexpected(f"{exc.status} {exc.code}")
             except (RealtimeClosed, WebSocketException, OSError, TimeoutError):
@@ -278,7 +288,7 @@ class SocketSender:
                 await self.close()
             else:
                 message.message_id = stored["id"]
-                self.run.acknowledged()
+                self.run.acknowledged(started)
                 return
             failures += 1
             await self.run.backoff(failures)
@@ -328,23 +338,21 @@ async def terminate_backends(database_url: str) -> int:
 
 async def disrupter(run: Run, points: list[int]) -> None:
     """At each point (a number of acknowledged messages) kill the server and start it again,
-    or terminate its database connections; then time the first acknowledgement after it."""
+    or terminate its database connections; then wait for the recovery (see
+    :meth:`Run.acknowledged`)."""
     for point in points:
         while run.figures.acked < point:
             run.acked_event.clear()
             await run.acked_event.wait()
-        at = time.monotonic()
+        run.recovered.clear()
+        run.disrupted_at = time.monotonic()
         if run.plan.scenario == "kill":
             run.server.kill()
             await asyncio.to_thread(run.server.start)
         else:
             await terminate_backends(run.server.env["GKCHAT_DATABASE_URL"])
         run.figures.disruptions += 1
-        while run.last_ack <= at and run.figures.acked < run.plan.messages:
-            run.acked_event.clear()
-            await run.acked_event.wait()
-        if run.last_ack > at:
-            run.figures.recover_seconds.append(run.last_ack - at)
+        await run.recovered.wait()
 
 
 def disruption_points(plan: Plan, rng: random.Random) -> list[int]:
