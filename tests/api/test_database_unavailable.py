@@ -103,7 +103,7 @@ async def test_a_websocket_send_that_outwaits_the_busy_timeout_is_an_unavailable
     alice, bob = pair
     frame = {"recipient_id": bob.id, "content": "locked out", "client_id": "c-1"}
     async with open_ws(server, alice.token) as ws:
-        await ws.ping()
+        await ws.ping(DEADLINE)
         with sqlite_write_lock(database_url):
             await ws.send_json({"type": "message.send", "data": frame})
             error = await ws.recv_until("error")

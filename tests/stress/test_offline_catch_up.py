@@ -32,7 +32,7 @@ async def send_over_socket(
 ) -> list[str]:
     """Send ``count`` messages down one socket at once; return their ids in sending order."""
     async with open_ws(server, sender.token, max_queue=None) as ws:
-        await ws.ping()
+        await ws.ping(DEADLINE)
         for index in range(count):
             await ws.send_message(to, f"offline {index}", f"offline-{index}")
         acked: dict[str, str] = {}
