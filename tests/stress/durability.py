@@ -108,6 +108,7 @@ class Figures:
     unavailable: int = 0  # 503 answers and `unavailable` error frames, all well formed
     connection_failures: int = 0
     recover_seconds: list[float] = field(default_factory=list)
+    restart_seconds: list[float] = field(default_factory=list)  # kill: serve until /health
     lost: int = 0
     duplicates: int = 0
     out_of_order: int = 0
@@ -140,6 +141,8 @@ class Figures:
         p50 = statistics.median(recover) if recover else float("nan")
         worst = recover[-1] if recover else float("nan")
         noun = "kills" if self.scenario == "kill" else "connection cuts"
+        if self.restart_seconds:
+            noun += f" (server back up in p50 {statistics.median(self.restart_seconds):.2f} s)"
         return (
             f"{self.scenario} on {self.backend}: {self.acked:,} of {self.messages:,} messages "
             f"acked in {self.elapsed:.1f} s; {self.retries:,} retries "
@@ -345,10 +348,11 @@ async def disrupter(run: Run, points: list[int]) -> None:
             run.acked_event.clear()
             await run.acked_event.wait()
         run.recovered.clear()
-        run.disrupted_at = time.monotonic()
+        run.disrupted_at = at = time.monotonic()
         if run.plan.scenario == "kill":
             run.server.kill()
             await asyncio.to_thread(run.server.start)
+            run.figures.restart_seconds.append(time.monotonic() - at)
         else:
             await terminate_backends(run.server.env["GKCHAT_DATABASE_URL"])
         run.figures.disruptions += 1
