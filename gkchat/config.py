@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    sqlite_busy_timeout: timedelta = timedelta(seconds=10)
 
     session_ttl: timedelta = timedelta(days=30)
     session_idle_timeout: timedelta = timedelta(days=7)
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
     @field_validator(
         "session_ttl",
         "session_idle_timeout",
+        "sqlite_busy_timeout",
         "login_window",
         "ws_idle_timeout",
         "ws_auth_timeout",
@@ -127,6 +129,7 @@ class Settings(BaseSettings):
     @field_validator(
         "session_ttl",
         "session_idle_timeout",
+        "sqlite_busy_timeout",
         "login_window",
         "ws_idle_timeout",
         "ws_auth_timeout",

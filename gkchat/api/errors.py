@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gkchat.api.schemas import ErrorOut
+from gkchat.db.engine import UNAVAILABLE_MESSAGE, is_transient
 from gkchat.domain import errors
 
 log = logging.getLogger("gkchat.api")
@@ -50,6 +51,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         413: "Too large",
         422: "Invalid input",
         429: "Rate limited (see Retry-After)",
+        503: "The database is unavailable right now; retry after Retry-After seconds",
     }.items()
 }
 
@@ -99,6 +101,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_transient(exc):  # a database failure that escaped Database.read()/write()
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        unavailable = errors.Unavailable(UNAVAILABLE_MESSAGE)
+        return await _domain_error(request, unavailable)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on our side.")
 

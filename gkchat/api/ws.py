@@ -1,6 +1,7 @@
 """The WebSocket endpoint: authenticate, then pump frames both ways until either side goes."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from gkchat.api.cookies import SESSION_COOKIE
-from gkchat.domain.errors import DomainError, NotAuthenticated
+from gkchat.domain.errors import DomainError, NotAuthenticated, Unavailable
 from gkchat.domain.models import StreamEvent
 from gkchat.realtime.connection import Connection
 from gkchat.realtime.frames import error_frame, frame
@@ -27,6 +28,7 @@ MAX_FRAME_BYTES = 64 * 1024
 CLOSE_BAD_TOKEN = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_IDLE = 1001
 
 
@@ -38,6 +40,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
         return
     await websocket.accept()
+    try:
+        await _serve(websocket, services, token)
+    except Unavailable as exc:
+        # The database cannot answer right now (a busy SQLite lock, a cut PostgreSQL
+        # connection): "try again later", so that the client reconnects shortly.
+        log.warning("closing a socket, the database is unavailable: %s", exc.__cause__ or exc)
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_TRY_AGAIN_LATER, exc.code)
+
+
+async def _serve(websocket: WebSocket, services: Services, token: str | None) -> None:
     auth = await _authenticate(websocket, services, token)
     if auth is None:
         return

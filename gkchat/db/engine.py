@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,13 +11,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, Table, bindparam, event, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gkchat.db import sqlite_driver
 from gkchat.domain.errors import Unavailable
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds an SQLite writer waits for another process's lock
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+# PostgreSQL SQLSTATEs that say "not now" rather than "never": connection exceptions (08),
+# insufficient resources (53: too many connections, out of memory or disk) and the server
+# shutting down, crashing or starting (57P01 to 57P03, which pg_terminate_backend sends).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53")
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+_TRANSIENT_SQLITE_ERRORS = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 
 class Database:
@@ -24,13 +34,21 @@ class Database:
 
     On SQLite, writers are serialised inside the process by a lock and take the file's write
     lock up front (``BEGIN IMMEDIATE``), so concurrent writers wait instead of failing with
-    "database is locked"; readers run concurrently thanks to WAL mode.
+    "database is locked"; readers run concurrently thanks to WAL mode. A writer of another
+    process that holds the lock longer than ``busy_timeout`` seconds makes this one give up.
+
+    Failures that say "not now" rather than "never" (the database cannot be reached, a
+    connection was cut, SQLite's lock stayed busy, the pool had no connection to spare) leave
+    both context managers as :class:`Unavailable`, which the API answers with 503 and
+    ``Retry-After``.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self.url: URL = normalise_url(url)
         self.dialect = self.url.get_backend_name()
-        self.engine: AsyncEngine = _create_engine(self.url, echo=echo)
+        self.engine: AsyncEngine = _create_engine(self.url, echo=echo, busy_timeout=busy_timeout)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -43,9 +61,9 @@ class Database:
         try:
             async with self.engine.connect() as conn:
                 yield conn
-        except (OperationalError, DBAPIError, OSError) as exc:
-            if _is_connection_failure(exc):
-                raise Unavailable("The database is unavailable; try again shortly.") from exc
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            if is_transient(exc):
+                raise Unavailable(UNAVAILABLE_MESSAGE) from exc
             raise
 
     @asynccontextmanager
@@ -61,9 +79,9 @@ class Database:
                     await conn.begin()
                     yield conn
                     await conn.commit()
-        except (OperationalError, DBAPIError, OSError) as exc:
-            if _is_connection_failure(exc):
-                raise Unavailable("The database is unavailable; try again shortly.") from exc
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            if is_transient(exc):
+                raise Unavailable(UNAVAILABLE_MESSAGE) from exc
             raise
 
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -142,7 +160,7 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def _create_engine(url: URL, *, echo: bool) -> AsyncEngine:
+def _create_engine(url: URL, *, echo: bool, busy_timeout: float) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
         engine = create_async_engine(
@@ -152,14 +170,14 @@ def _create_engine(url: URL, *, echo: bool) -> AsyncEngine:
             max_overflow=0,
             async_creator=sqlite_driver.connector(url.database),
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms=max(1, round(busy_timeout * 1000)))
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the sqlite3 module (see _on_begin).
@@ -170,7 +188,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -179,8 +197,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _is_connection_failure(exc: Exception) -> bool:
-    if isinstance(exc, OSError):
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database failure means "try again shortly" rather than a bug or bad data."""
+    if isinstance(exc, OSError | PoolTimeout):
         return True
-    assert isinstance(exc, DBAPIError)
-    return bool(exc.connection_invalidated) or isinstance(exc.orig, OSError)
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, OSError):
+        return True
+    if isinstance(orig, sqlite3.Error):
+        name = getattr(orig, "sqlite_errorname", "")
+        text = str(orig).lower()
+        return name.startswith(_TRANSIENT_SQLITE_ERRORS) or "database is locked" in text
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and (
+        sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
+    ):
+        return True
+    # asyncpg: the connection closed in the middle of an operation (no SQLSTATE).
+    cause = orig.__cause__ if orig is not None else None
+    return type(cause).__name__ in ("ConnectionDoesNotExistError", "ConnectionResetError")

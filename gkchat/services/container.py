@@ -38,7 +38,10 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> "Services":
-        db = Database(settings.resolved_database_url)
+        db = Database(
+            settings.resolved_database_url,
+            busy_timeout=settings.sqlite_busy_timeout.total_seconds(),
+        )
         hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_kib=settings.argon2_memory_kib,

@@ -87,7 +87,10 @@ class MessageWriter:
             try:
                 await self._write(batch)
             except Exception as exc:  # the futures carry the failure to each sender
-                log.exception("writing a batch of %d messages failed", len(batch))
+                if isinstance(exc, Unavailable):  # the database: not now; senders retry
+                    log.warning("a batch of %d messages was not stored: %s", len(batch), exc)
+                else:
+                    log.exception("writing a batch of %d messages failed", len(batch))
                 failure: Exception = (
                     exc
                     if isinstance(exc, DomainError)
