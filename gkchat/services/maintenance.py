@@ -22,8 +22,9 @@ LONGEST_CHECK_SECONDS = 60.0
 async def run_once(services: Services) -> None:
     expired = await services.sessions.delete_expired()
     now = services.clock.now()
+    longest = max(services.settings.login_window, services.settings.register_window)
     async with services.db.write() as conn:
-        stale = await throttle.delete_stale(conn, stale_before=now - services.settings.login_window)
+        stale = await throttle.delete_stale(conn, stale_before=now - longest)
     pruned = await services.notifications.prune(retention=services.settings.notification_retention)
     if expired or stale or pruned:
         log.info(

@@ -125,3 +125,17 @@ async def delete_expired(conn: AsyncConnection, *, now: datetime, idle_before: d
         )
     )
     return result.rowcount
+
+
+async def live_ids(conn: AsyncConnection, session_ids: list[str], *, now: datetime) -> set[str]:
+    """Those of ``session_ids`` that still exist, have not expired and whose user is enabled."""
+    query = (
+        select(sessions.c.id)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(
+            sessions.c.id.in_(session_ids),
+            sessions.c.expires_at > now,
+            users.c.disabled.is_(False),
+        )
+    )
+    return set((await conn.scalars(query)).all())
