@@ -12,7 +12,7 @@ from tests.conftest import ServerStarter
 from tests.support.api_errors import assert_error
 from tests.support.factories import UserFactory
 from tests.support.server import RunningServer
-from tests.support.ws import Frame, befriended, expect_refused, open_ws, send_rest
+from tests.support.ws import Frame, WsClient, befriended, expect_refused, open_ws, send_rest
 
 BURST = 4
 SLOW_REFILL = 0.01  # tokens per second
@@ -26,9 +26,9 @@ async def limited_server(start_server: ServerStarter, **overrides: Any) -> Runni
     )
 
 
-async def pongs_and_errors(ws: Any, count: int) -> tuple[int, list[Frame]]:
+async def pongs_and_errors(ws: WsClient, count: int) -> tuple[int, list[Frame]]:
     """Read until ``count`` answers (pong or error) have come; return the pongs and errors."""
-    pongs, errors = 0, []
+    pongs, errors = 0, list[Frame]()
     while pongs + len(errors) < count:
         body = await ws.recv_json()
         if body["type"] == "pong":
