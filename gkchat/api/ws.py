@@ -176,8 +176,10 @@ async def _receive_loop(
 
 def _refuse(message: Mapping[str, Any], connection: Connection, wait: float) -> None:
     """A frame over the user's rate: not processed; an ``error`` frame says when to retry."""
-    text = message.get("text")
-    if isinstance(text, str) and len(text) > MAX_FRAME_BYTES:
+    text, raw = message.get("text"), message.get("bytes")
+    if (isinstance(text, str) and len(text) > MAX_FRAME_BYTES) or (
+        raw is not None and len(raw) > MAX_FRAME_BYTES
+    ):
         connection.close(CLOSE_TOO_BIG, "frame too large")
         return
     client_id = None
