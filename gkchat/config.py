@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     ws_auth_timeout: timedelta = timedelta(seconds=10)
     typing_interval: timedelta = timedelta(seconds=2)
     ws_max_connections_per_user: int = Field(default=50, ge=1)
-    ws_session_check_interval: timedelta = timedelta(seconds=1)
+    ws_session_check_interval: timedelta = timedelta(seconds=5)
 
     diagnostics: bool = False
     cookie_secure: Literal["auto", "always", "never"] = "auto"

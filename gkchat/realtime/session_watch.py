@@ -1,8 +1,8 @@
 """Closes the sockets of sessions that died where no hub message could say so.
 
-Logging out, revoking a session and disabling an account through the API close their sockets
-at once through the hub. A session can also die without that news reaching this process: it
-passes its hard expiry, a sign-in beyond ``GKCHAT_MAX_SESSIONS_PER_USER`` evicts it, or
+Logging out, revoking a session, disabling an account and evicting the oldest session at a
+sign-in beyond ``GKCHAT_MAX_SESSIONS_PER_USER`` close their sockets at once through the hub. A
+session can also die without that news reaching this process: it passes its hard expiry, or
 ``gkchat user disable`` runs in another process with the in-memory hub. Every
 ``GKCHAT_WS_SESSION_CHECK_INTERVAL`` this asks the database which sessions of the open sockets
 are still alive and closes the others with 4401.

@@ -31,6 +31,8 @@ class Authenticated:
 class IssuedSession:
     session: Session
     token: str
+    # Older sessions of the user that this one pushed over the cap (their sockets must close).
+    evicted: tuple[str, ...] = ()
 
 
 class SessionService:
@@ -70,8 +72,16 @@ class SessionService:
             user_agent=user_agent[:512] if user_agent else None,
         )
         await repo.insert_session(conn, session, token_hash=hash_token(token))
-        await repo.delete_oldest_beyond(conn, user_id, keep=self._max_per_user)
-        return IssuedSession(session=session, token=token)
+        evicted = await repo.delete_oldest_beyond(conn, user_id, keep=self._max_per_user)
+        return IssuedSession(session=session, token=token, evicted=tuple(evicted))
+
+    async def evicted(self, issued: IssuedSession) -> None:
+        """After the sign-in committed: close the sockets of the sessions it evicted."""
+        if issued.evicted:
+            async with self._bus.transaction() as tx:
+                await tx.emit(
+                    SessionsEnded(user_id=issued.session.user_id, session_ids=issued.evicted)
+                )
 
     async def authenticate(self, token: str) -> Authenticated:
         """Return the live session behind ``token`` or raise NotAuthenticated."""

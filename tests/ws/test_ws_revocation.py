@@ -1,9 +1,10 @@
 """Ending sessions and friendships stops real-time traffic at once.
 
 Logging out, revoking a session or disabling the account closes that session's sockets with
-4401 within a second and leaves the user's other sessions' sockets open; unfriending or
-blocking stops delivery between the two. Sessions that die without news reaching the server
-(expiry, eviction, a disable from another process) are found by the session check.
+4401 within a second and leaves the user's other sessions' sockets open, as does a sign-in
+that evicts the oldest session; unfriending or blocking stops delivery between the two.
+Sessions that die without news reaching the server (expiry, a disable from another process)
+are found by the periodic session check.
 """
 
 from datetime import timedelta
@@ -323,14 +324,17 @@ async def test_disabling_from_another_process_closes_the_sockets(
 
 
 async def test_evicted_session_closes_its_socket(start_server: ServerStarter) -> None:
-    """A sign-in beyond GKCHAT_MAX_SESSIONS_PER_USER ends the oldest session and its socket."""
-    server = await start_server(max_sessions_per_user=1, ws_session_check_interval=CHECK_INTERVAL)
+    """A sign-in beyond GKCHAT_MAX_SESSIONS_PER_USER ends the oldest session and closes its
+    socket within a second (at once, not at the next session check)."""
+    server = await start_server(
+        max_sessions_per_user=1, ws_session_check_interval=timedelta(hours=1)
+    )
     async with UserFactory(server.api_url) as users:
         alice = await users.register()
         async with open_ws(server, alice.token) as old:
             await old.ping()
             new_token = await users.login(alice.username)
-            await old.expect_closed(CLOSE_UNAUTHENTICATED, CHECK_DEADLINE)
+            await old.expect_closed(CLOSE_UNAUTHENTICATED, REVOCATION_DEADLINE)
             async with open_ws(server, new_token) as new:
                 assert await new.ping() == []
 
