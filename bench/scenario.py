@@ -21,7 +21,7 @@ from bench.server import ScratchDatabase, Server
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of cells
 Result = dict[str, Any]
 
-BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history")
+BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history", "soak")
 # Modules that may provide more scenarios: one whose source defines a module-level
 # ``SCENARIO = Scenario(...)`` is imported and registered; a missing one, or a plain script
 # that does not (and may run things when imported), is left alone. ``bench/cluster.py``
@@ -89,6 +89,8 @@ class Scenario:
     plot: Callable[[Result, Path], bool] | None = None
     # Scenarios that need something more than one server process (say, Redis) say so here.
     databases: tuple[str, ...] = ("sqlite", "postgres")
+    # False: only run by name (``python -m bench soak``), never by ``all``.
+    in_all: bool = True
 
 
 SCENARIOS: dict[str, Scenario] = {}

@@ -174,6 +174,7 @@ class Server:
             "GKCHAT_LOG_LEVEL": "warning",
             "GKCHAT_MAX_SESSIONS_PER_USER": "100000",
             "GKCHAT_WS_IDLE_TIMEOUT": "1h",
+            "GKCHAT_WS_MAX_CONNECTIONS_PER_USER": "100000",
             **self.extra_env,
         }
         pinned = self.pinned

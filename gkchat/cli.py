@@ -137,10 +137,15 @@ def serve(
 
 
 def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with GK-Chat's own loggers (hub, presence, maintenance) shown too."""
+    """uvicorn's logging, with GK-Chat's own loggers (hub, presence, maintenance) shown too,
+    and secrets blanked on every handler."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    # Tokens, cookies and frames never reach a log line, even at debug.
+    config.setdefault("filters", {})["redact"] = {"()": "gkchat.logs.RedactSecrets"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
     config["loggers"]["gkchat"] = {
         "handlers": ["default"],
         "level": level.upper(),

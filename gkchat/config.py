@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     login_window: timedelta = timedelta(minutes=15)
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_address: int = Field(default=100, ge=1)
+    register_window: timedelta = timedelta(hours=1)
+    register_max_per_address: int = Field(default=50, ge=1)
+    send_rate: float = Field(default=20.0, gt=0)
+    send_burst: int = Field(default=200, ge=1)
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list
     )
@@ -71,6 +75,8 @@ class Settings(BaseSettings):
     ws_idle_timeout: timedelta = timedelta(minutes=5)
     ws_auth_timeout: timedelta = timedelta(seconds=10)
     typing_interval: timedelta = timedelta(seconds=2)
+    ws_max_connections_per_user: int = Field(default=50, ge=1)
+    ws_session_check_interval: timedelta = timedelta(seconds=5)
 
     diagnostics: bool = False
     cookie_secure: Literal["auto", "always", "never"] = "auto"
@@ -114,7 +120,9 @@ class Settings(BaseSettings):
         "session_idle_timeout",
         "sqlite_busy_timeout",
         "login_window",
+        "register_window",
         "ws_idle_timeout",
+        "ws_session_check_interval",
         "ws_auth_timeout",
         "typing_interval",
         "notification_retention",
@@ -131,7 +139,9 @@ class Settings(BaseSettings):
         "session_idle_timeout",
         "sqlite_busy_timeout",
         "login_window",
+        "register_window",
         "ws_idle_timeout",
+        "ws_session_check_interval",
         "ws_auth_timeout",
         "typing_interval",
         "notification_retention",

@@ -30,6 +30,7 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_IDLE = 1001
+CLOSE_TOO_MANY_CONNECTIONS = 4429
 
 
 @router.websocket("/ws")
@@ -62,6 +63,7 @@ async def _serve(websocket: WebSocket, services: Services, token: str | None) ->
         queue_size=services.settings.ws_queue_size,
         queue_bytes=services.settings.ws_queue_bytes,
     )
+    _make_room(services, auth.user.id)
     # Register first, then read the stream head: whatever commits in between arrives live
     # and anything at or before the head is skipped by the writer. A client that names the
     # cursor it has seen gets everything after it, stored or live, on this socket alone.
@@ -82,6 +84,18 @@ async def _serve(websocket: WebSocket, services: Services, token: str | None) ->
     finally:
         await connection.stop()
         await services.gateway.disconnected(connection)
+
+
+def _make_room(services: Services, user_id: str) -> None:
+    """Over the per-user cap, the user's oldest sockets in this process give way (4429)."""
+    cap = services.settings.ws_max_connections_per_user
+    open_ = [c for c in services.gateway.registry.connections_of(user_id) if not c.closed.is_set()]
+    if len(open_) < cap:
+        return
+    open_.sort(key=lambda c: c.opened)
+    for oldest in open_[: len(open_) - cap + 1]:
+        log.info("closing the oldest connection of user %s (over the cap of %d)", user_id, cap)
+        oldest.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
 
 
 def _resume_cursor(websocket: WebSocket) -> int | None:
@@ -161,11 +175,40 @@ async def _receive_loop(
             message = receive.result()
             if message["type"] == "websocket.disconnect":
                 return
+            wait = services.send_limiter.take(auth.user.id)
+            if wait is not None:
+                _refuse(message, connection, wait)
+                continue
             await _handle(message, connection, services, auth)
     except WebSocketDisconnect:
         return
     finally:
         closed.cancel()
+
+
+def _refuse(message: Mapping[str, Any], connection: Connection, wait: float) -> None:
+    """A frame over the user's rate: not processed; an ``error`` frame says when to retry."""
+    text, raw = message.get("text"), message.get("bytes")
+    if (isinstance(text, str) and len(text) > MAX_FRAME_BYTES) or (
+        raw is not None and len(raw) > MAX_FRAME_BYTES
+    ):
+        connection.close(CLOSE_TOO_BIG, "frame too large")
+        return
+    client_id = None
+    if isinstance(text, str) and '"message.send"' in text:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.loads(text)
+            data = body.get("data") if isinstance(body, dict) else None
+            found = data.get("client_id") if isinstance(data, dict) else None
+            client_id = found if isinstance(found, str) else None
+    connection.push_frame(
+        error_frame(
+            "rate_limited",
+            "Too many frames; this one was not processed. Slow down and retry.",
+            client_id=client_id,
+            retry_after=round(max(wait, 0.001), 3),
+        )
+    )
 
 
 async def _handle(

@@ -9,6 +9,7 @@ from the database before going on.
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,7 @@ CLOSE_TOO_SLOW = 1013
 _NO_POSITION = 0
 _LATEST = 2**62  # a catch-up to this position reads everything stored
 _CATCH_UP_PAGE = 500
+_OPENED = itertools.count()
 
 
 class Connection:
@@ -42,6 +44,7 @@ class Connection:
         self.user_id = user_id
         self.session_id = session_id
         self.last_seq = 0
+        self.opened = next(_OPENED)  # orders a user's connections, oldest first
         self._catch_up = catch_up
         # (position, frame text); a text of None asks the writer to catch up to that position.
         self._queue: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue(maxsize=queue_size)

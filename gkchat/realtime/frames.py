@@ -21,8 +21,16 @@ def frame(frame_type: str, data: dict[str, Any] | None = None, *, cursor: str | 
     return orjson.dumps(body).decode()
 
 
-def error_frame(code: str, message: str, *, client_id: str | None = None) -> str:
+def error_frame(
+    code: str,
+    message: str,
+    *,
+    client_id: str | None = None,
+    retry_after: float | None = None,
+) -> str:
     data: dict[str, Any] = {"code": code, "message": message}
     if client_id is not None:
         data["client_id"] = client_id
+    if retry_after is not None:
+        data["retry_after"] = retry_after
     return frame("error", data)

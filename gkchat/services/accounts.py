@@ -67,6 +67,7 @@ class AccountService:
         user = await self.create_user(username=username, email=email, password=password)
         async with self._db.write() as conn:
             issued = await self._sessions.issue(conn, user_id=user.id, user_agent=user_agent)
+        await self._sessions.evicted(issued)
         return SignedIn(user=user, issued=issued)
 
     async def login(
@@ -97,6 +98,7 @@ class AccountService:
             if new_hash:
                 await repo.set_password_hash(conn, user.id, new_hash)
             issued = await self._sessions.issue(conn, user_id=user.id, user_agent=user_agent)
+        await self._sessions.evicted(issued)
         return SignedIn(user=user, issued=issued)
 
     async def get_user(self, user_id: str) -> User:

@@ -7,6 +7,7 @@ from gkchat.config import Settings
 from gkchat.db.engine import Database
 from gkchat.realtime.gateway import Gateway
 from gkchat.realtime.hub import create_hub
+from gkchat.realtime.session_watch import SessionWatch
 from gkchat.security.passwords import PasswordHasher
 from gkchat.services.accounts import AccountService
 from gkchat.services.events import EventBus
@@ -14,9 +15,10 @@ from gkchat.services.friends import FriendService
 from gkchat.services.message_writer import MessageWriter
 from gkchat.services.messages import MessageService
 from gkchat.services.notifications import NotificationService
+from gkchat.services.rate import SendLimiter
 from gkchat.services.sessions import SessionService
 from gkchat.services.stream import StreamService
-from gkchat.services.throttle import LoginThrottle
+from gkchat.services.throttle import LoginThrottle, RegistrationThrottle
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +31,9 @@ class Services:
     events: EventBus
     sessions: SessionService
     throttle: LoginThrottle
+    registration_throttle: RegistrationThrottle
+    send_limiter: SendLimiter
+    session_watch: SessionWatch
     accounts: AccountService
     friends: FriendService
     writer: MessageWriter
@@ -82,6 +87,9 @@ class Services:
             presence_timeout=settings.presence_timeout,
         )
         notifications = NotificationService(db, clock, events)
+        session_watch = SessionWatch(
+            gateway.registry, sessions.live_ids, interval=settings.ws_session_check_interval
+        )
         events.derive_with(notifications.derive)
         events.on_publish(gateway.publish_stream)
         events.on_commit(gateway.on_domain_event)
@@ -94,6 +102,17 @@ class Services:
             events=events,
             sessions=sessions,
             throttle=throttle,
+            registration_throttle=RegistrationThrottle(
+                db,
+                clock,
+                enabled=settings.rate_limits,
+                window=settings.register_window,
+                max_per_address=settings.register_max_per_address,
+            ),
+            send_limiter=SendLimiter(
+                enabled=settings.rate_limits, rate=settings.send_rate, burst=settings.send_burst
+            ),
+            session_watch=session_watch,
             accounts=accounts,
             friends=FriendService(db, clock, events),
             writer=writer,
@@ -105,9 +124,11 @@ class Services:
     async def start(self) -> None:
         await self.gateway.start()
         self.writer.start()
+        self.session_watch.start()
 
     async def close(self) -> None:
         """Finish queued sends, then release the hub, hashing threads and the database."""
+        await self.session_watch.stop()
         await self.writer.stop()
         await self.gateway.stop()
         self.hasher.close()

@@ -22,8 +22,14 @@ LONGEST_CHECK_SECONDS = 60.0
 async def run_once(services: Services) -> None:
     expired = await services.sessions.delete_expired()
     now = services.clock.now()
+    settings = services.settings
     async with services.db.write() as conn:
-        stale = await throttle.delete_stale(conn, stale_before=now - services.settings.login_window)
+        stale = await throttle.delete_stale(
+            conn, stale_before=now - settings.login_window, prefix="login:"
+        )
+        stale += await throttle.delete_stale(
+            conn, stale_before=now - settings.register_window, prefix="register:"
+        )
     pruned = await services.notifications.prune(retention=services.settings.notification_retention)
     if expired or stale or pruned:
         log.info(

@@ -17,6 +17,8 @@ from gkchat.services.events import EventBus
 
 # last_used_at is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Session ids per query when checking which sessions of open sockets are still alive.
+_LIVE_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class Authenticated:
 class IssuedSession:
     session: Session
     token: str
+    # Older sessions of the user that this one pushed over the cap (their sockets must close).
+    evicted: tuple[str, ...] = ()
 
 
 class SessionService:
@@ -68,8 +72,16 @@ class SessionService:
             user_agent=user_agent[:512] if user_agent else None,
         )
         await repo.insert_session(conn, session, token_hash=hash_token(token))
-        await repo.delete_oldest_beyond(conn, user_id, keep=self._max_per_user)
-        return IssuedSession(session=session, token=token)
+        evicted = await repo.delete_oldest_beyond(conn, user_id, keep=self._max_per_user)
+        return IssuedSession(session=session, token=token, evicted=tuple(evicted))
+
+    async def evicted(self, issued: IssuedSession) -> None:
+        """After the sign-in committed: close the sockets of the sessions it evicted."""
+        if issued.evicted:
+            async with self._bus.transaction() as tx:
+                await tx.emit(
+                    SessionsEnded(user_id=issued.session.user_id, session_ids=issued.evicted)
+                )
 
     async def authenticate(self, token: str) -> Authenticated:
         """Return the live session behind ``token`` or raise NotAuthenticated."""
@@ -98,6 +110,17 @@ class SessionService:
         async with self._db.read() as conn:
             sessions = await repo.list_for_user(conn, user_id)
         return [s for s in sessions if now < self.expires_at(s)]
+
+    async def live_ids(self, session_ids: list[str]) -> set[str]:
+        """Which of these sessions are still alive: not ended, not past their hard limit, and
+        of an enabled account (open sockets are checked against this)."""
+        now = self._clock.now()
+        live: set[str] = set()
+        async with self._db.read() as conn:
+            for start in range(0, len(session_ids), _LIVE_CHUNK):
+                chunk = session_ids[start : start + _LIVE_CHUNK]
+                live |= await repo.live_ids(conn, chunk, now=now)
+        return live
 
     async def revoke(self, *, user_id: str, session_id: str) -> None:
         """End one of the user's sessions; someone else's or a missing one is NotFound."""

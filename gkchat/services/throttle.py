@@ -73,3 +73,46 @@ class LoginThrottle:
             return
         async with self._db.write() as conn:
             await repo.reset(conn, key)
+
+
+class RegistrationThrottle:
+    """Counts sign-ups per client address in fixed windows stored in the database.
+
+    Every attempt that gets as far as hashing a password counts, successful or not: creating
+    accounts in bulk (or probing which names are taken) from one address is what it stops.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        enabled: bool,
+        window: timedelta,
+        max_per_address: int,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._enabled = enabled
+        self._window = window
+        self._max = max_per_address
+
+    async def hit(self, address: str | None) -> None:
+        """Count one sign-up from ``address``, or raise RateLimited if its budget is used up."""
+        if not self._enabled or not address:
+            return
+        key = f"register:address:{address}"
+        now = self._clock.now()
+        async with self._db.read() as conn:
+            window = await repo.get_window(conn, key)
+        if window is not None:
+            started, count = window
+            ends = started + self._window
+            if now < ends and count >= self._max:
+                raise RateLimited(
+                    "Too many sign-ups from this address; try again later.",
+                    retry_after=int((ends - now).total_seconds()) + 1,
+                    code="too_many_attempts",
+                )
+        async with self._db.write() as conn:
+            await repo.add_failure(self._db, conn, key, now=now, stale_before=now - self._window)

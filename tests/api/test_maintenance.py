@@ -61,3 +61,19 @@ async def test_stale_throttle_windows_are_deleted(
 
     # The second failure's account and address windows remain; the first account's is gone.
     assert await rows(server, throttle_counters) == 2
+
+
+async def test_sign_up_windows_outlive_the_login_window(
+    start_server: ServerStarter, clock: FakeClock
+) -> None:
+    """A sign-up counter is kept for its own, longer window, and deleted after it."""
+    server = await start_server(rate_limits=True)
+    async with UserFactory(server.api_url) as users:
+        await users.register()
+    clock.advance(server.settings.login_window + timedelta(seconds=1))
+    await run_once(server.app.state.services)
+    kept = await rows(server, throttle_counters)
+    clock.advance(server.settings.register_window)
+    await run_once(server.app.state.services)
+
+    assert (kept, await rows(server, throttle_counters)) == (1, 0)

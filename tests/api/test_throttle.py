@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.api_errors import assert_error
 from tests.support.clock import FakeClock
-from tests.support.factories import DEFAULT_PASSWORD, UserFactory
+from tests.support.factories import DEFAULT_PASSWORD, UserFactory, registration
 from tests.support.server import RunningServer
 
 WRONG_PASSWORD = "not the right password"
@@ -240,3 +240,85 @@ async def test_untrusted_forwarded_for_is_ignored(
     response = await login(server, "alice", DEFAULT_PASSWORD, forwarded_for="203.0.113.200")
 
     assert_throttled(response)
+
+
+# Sign-ups per address
+
+REGISTRATIONS = 3
+
+
+async def register(
+    server: RunningServer, body: dict[str, str] | None = None, *, forwarded_for: str | None = None
+) -> httpx.Response:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+        return await client.post("/auth/register", json=body or registration(), headers=headers)
+
+
+@pytest.fixture
+async def sign_up_limited(start_server: ServerStarter) -> RunningServer:
+    """A server with rate limits on: 3 sign-ups per address per window."""
+    return await start_server(rate_limits=True, register_max_per_address=REGISTRATIONS)
+
+
+async def test_sign_ups_from_one_address_are_limited(sign_up_limited: RunningServer) -> None:
+    """After 3 sign-ups from one address the 4th is 429 too_many_attempts with Retry-After."""
+    for _ in range(REGISTRATIONS):
+        assert (await register(sign_up_limited)).status_code == 201
+
+    response = await register(sign_up_limited)
+
+    assert_error(response, 429, "too_many_attempts")
+    retry_after = int(response.headers["retry-after"])
+    assert 0 < retry_after <= int(timedelta(hours=1).total_seconds()) + 1
+
+
+async def test_refused_sign_ups_count_too(sign_up_limited: RunningServer) -> None:
+    """Sign-ups refused for a taken name use up the address's budget like successful ones."""
+    body = registration()
+    assert (await register(sign_up_limited, body)).status_code == 201
+    for _ in range(REGISTRATIONS - 1):
+        assert_error(await register(sign_up_limited, body), 409)
+
+    assert_error(await register(sign_up_limited), 429, "too_many_attempts")
+
+
+async def test_sign_up_limit_ends_after_the_window(
+    sign_up_limited: RunningServer, clock: FakeClock
+) -> None:
+    """Once the window has passed, the address may sign up again."""
+    for _ in range(REGISTRATIONS):
+        assert (await register(sign_up_limited)).status_code == 201
+    clock.advance(timedelta(hours=1, seconds=1))
+
+    assert (await register(sign_up_limited)).status_code == 201
+
+
+async def test_sign_up_limit_is_per_forwarded_address(start_server: ServerStarter) -> None:
+    """Behind a trusted proxy, each X-Forwarded-For address has its own sign-up budget."""
+    server = await start_server(
+        rate_limits=True, register_max_per_address=1, trusted_proxies=["127.0.0.1/32"]
+    )
+    assert (await register(server, forwarded_for="203.0.113.1")).status_code == 201
+    assert_error(await register(server, forwarded_for="203.0.113.1"), 429, "too_many_attempts")
+
+    assert (await register(server, forwarded_for="203.0.113.2")).status_code == 201
+
+
+async def test_spoofed_forwarded_for_does_not_escape_the_sign_up_limit(
+    start_server: ServerStarter,
+) -> None:
+    """Without trusted proxies, X-Forwarded-For does not give a client new sign-up budgets."""
+    server = await start_server(rate_limits=True, register_max_per_address=1)
+    assert (await register(server, forwarded_for="203.0.113.1")).status_code == 201
+
+    response = await register(server, forwarded_for="203.0.113.2")
+
+    assert_error(response, 429, "too_many_attempts")
+
+
+async def test_no_sign_up_limit_when_rate_limits_are_off(start_server: ServerStarter) -> None:
+    """With rate limits off, sign-ups from one address are not counted."""
+    server = await start_server(rate_limits=False, register_max_per_address=1)
+    for _ in range(3):
+        assert (await register(server)).status_code == 201

@@ -68,7 +68,16 @@ def test_session_ttl_accepts_short_and_iso_durations(
     assert settings().session_ttl == expected
 
 
-@pytest.mark.parametrize("field", ["session_ttl", "session_idle_timeout", "login_window"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "session_ttl",
+        "session_idle_timeout",
+        "login_window",
+        "register_window",
+        "ws_session_check_interval",
+    ],
+)
 @pytest.mark.parametrize("text", ["0", "0s", "0d", "-5", "-P1D", "PT0S"])
 def test_non_positive_durations_are_refused(
     monkeypatch: pytest.MonkeyPatch, field: str, text: str
@@ -190,3 +199,32 @@ def test_out_of_range_numbers_are_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GKCHAT_SEND_RATE", "0"),
+        ("GKCHAT_SEND_BURST", "0"),
+        ("GKCHAT_WS_MAX_CONNECTIONS_PER_USER", "0"),
+        ("GKCHAT_REGISTER_MAX_PER_ADDRESS", "0"),
+    ],
+)
+def test_abuse_limits_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A send rate, burst, socket cap or sign-up budget of zero is a configuration error."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        settings()
+
+
+def test_abuse_limit_defaults_are_generous() -> None:
+    """By default a user may send 20 frames a second after a burst of 200, keep 50 sockets,
+    and an address may sign up 50 times an hour; sockets' sessions are checked every 5 s."""
+    defaults = settings()
+    assert (defaults.send_rate, defaults.send_burst) == (20.0, 200)
+    assert defaults.ws_max_connections_per_user == 50
+    assert defaults.register_max_per_address == 50
+    assert defaults.register_window == timedelta(hours=1)
+    assert defaults.ws_session_check_interval == timedelta(seconds=5)

@@ -1,12 +1,17 @@
 """Ending sessions and friendships stops real-time traffic at once.
 
 Logging out, revoking a session or disabling the account closes that session's sockets with
-4401 (within about a second) and leaves the user's other sessions' sockets open; unfriending or
-blocking stops delivery between the two.
+4401 within a second and leaves the user's other sessions' sockets open, as does a sign-in
+that evicts the oldest session; unfriending or blocking stops delivery between the two.
+Sessions that die without news reaching the server (expiry, a disable from another process)
+are found by the periodic session check.
 """
 
+from datetime import timedelta
 from typing import Any
 
+from gkchat.services.container import Services
+from tests.conftest import ServerStarter
 from tests.support.factories import SignedInUser, UserFactory
 from tests.support.server import RunningServer
 from tests.support.ws import (
@@ -17,8 +22,11 @@ from tests.support.ws import (
     send_rest,
 )
 
-# "Within about a second" of the REST call returning, with some slack for a loaded machine.
-REVOCATION_DEADLINE = 1.5
+# "Within a second", measured from the moment the change's REST call returned.
+REVOCATION_DEADLINE = 1.0
+# Sessions that die out of band are found by the periodic check: one interval plus a second.
+CHECK_INTERVAL = timedelta(seconds=0.5)
+CHECK_DEADLINE = CHECK_INTERVAL.total_seconds() + 1.0
 
 
 async def session_ids(user: SignedInUser) -> tuple[str, list[str]]:
@@ -257,4 +265,148 @@ async def test_unfriend_stops_typing(server: RunningServer, users: UserFactory) 
 
     errors = [f for f in before_pong if f["type"] == "error"]
     assert [f["data"]["code"] for f in errors] == ["not_friends"], before_pong
+    assert [f for f in at_bob if f["type"] == "typing"] == []
+
+
+async def test_revoked_session_gets_no_more_events(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """After DELETE /sessions/{id} the revoked socket got nothing more; the caller's did."""
+    alice, bob = await befriended(users)
+    phone_token = await users.login(alice.username)
+    _, [phone_session] = await session_ids(alice)
+
+    async with open_ws(server, alice.token) as laptop, open_ws(server, phone_token) as phone:
+        await laptop.ping()
+        await phone.ping()
+        assert (await alice.client.delete(f"/sessions/{phone_session}")).status_code == 204
+        after_revoke = await phone.expect_closed(CLOSE_UNAUTHENTICATED, REVOCATION_DEADLINE)
+        sent = await send_rest(bob, alice.id, "still there?")
+        on_laptop = await laptop.recv_until("message.created")
+
+    assert created(after_revoke) == []
+    assert on_laptop["data"]["message"]["id"] == sent["id"]
+
+
+async def test_disabled_account_gets_no_more_events(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """Once the account is disabled its sockets close and a message sent afterwards reaches
+    none of them."""
+    alice, bob = await befriended(users)
+
+    async with open_ws(server, alice.token) as a_ws:
+        await a_ws.ping()
+        await server.app.state.services.accounts.set_disabled(alice.username, disabled=True)
+        after_disable = await a_ws.expect_closed(CLOSE_UNAUTHENTICATED, REVOCATION_DEADLINE)
+        await bob.client.post("/messages", json={"recipient_id": alice.id, "content": "hi"})
+
+    assert created(after_disable) == []
+    assert not server.app.state.services.gateway.registry.is_connected(alice.id)
+
+
+async def test_disabling_from_another_process_closes_the_sockets(
+    start_server: ServerStarter,
+) -> None:
+    """`gkchat user disable` in another process (no hub between them) closes the account's
+    sockets within the session check interval."""
+    server = await start_server(ws_session_check_interval=CHECK_INTERVAL)
+    other_process = Services.build(server.settings, server.clock)
+    async with UserFactory(server.api_url) as users:
+        alice = await users.register()
+        async with open_ws(server, alice.token) as ws:
+            await ws.ping()
+            try:
+                await other_process.accounts.set_disabled(alice.username, disabled=True)
+            finally:
+                await other_process.close()
+            await ws.expect_closed(CLOSE_UNAUTHENTICATED, CHECK_DEADLINE)
+
+
+async def test_evicted_session_closes_its_socket(start_server: ServerStarter) -> None:
+    """A sign-in beyond GKCHAT_MAX_SESSIONS_PER_USER ends the oldest session and closes its
+    socket within a second (at once, not at the next session check)."""
+    server = await start_server(
+        max_sessions_per_user=1, ws_session_check_interval=timedelta(hours=1)
+    )
+    async with UserFactory(server.api_url) as users:
+        alice = await users.register()
+        async with open_ws(server, alice.token) as old:
+            await old.ping()
+            new_token = await users.login(alice.username)
+            await old.expect_closed(CLOSE_UNAUTHENTICATED, REVOCATION_DEADLINE)
+            async with open_ws(server, new_token) as new:
+                assert await new.ping() == []
+
+
+async def test_expired_session_closes_its_socket(start_server: ServerStarter) -> None:
+    """A socket whose session passes its hard expiry is closed with 4401."""
+    server = await start_server(ws_session_check_interval=CHECK_INTERVAL)
+    async with UserFactory(server.api_url) as users:
+        alice = await users.register()
+        async with open_ws(server, alice.token) as ws:
+            await ws.ping()
+            server.clock.advance(server.settings.session_ttl + timedelta(seconds=1))
+            await ws.expect_closed(CLOSE_UNAUTHENTICATED, CHECK_DEADLINE)
+
+
+async def test_live_sessions_survive_the_session_check(start_server: ServerStarter) -> None:
+    """The periodic session check leaves the sockets of live sessions alone."""
+    server = await start_server(ws_session_check_interval=timedelta(seconds=0.1))
+    async with UserFactory(server.api_url) as users:
+        alice = await users.register()
+        async with open_ws(server, alice.token) as ws:
+            await ws.ping()
+            closed = await server.app.state.services.session_watch.check_once()
+            assert closed == 0
+            assert await ws.ping() == []
+
+
+async def test_unfriended_rest_send_reaches_nobody(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """After an unfriend, a REST send to the former friend is 403 and their socket gets
+    nothing."""
+    alice, bob = await befriended(users)
+
+    async with open_ws(server, bob.token) as b_ws:
+        await b_ws.ping()
+        assert (await bob.client.delete(f"/friends/{alice.id}")).status_code == 204
+        response = await alice.client.post(
+            "/messages", json={"recipient_id": bob.id, "content": "hello?"}
+        )
+        at_bob = await b_ws.ping()
+
+    assert response.status_code == 403, response.text
+    assert created(at_bob) == []
+
+
+async def test_blocked_rest_send_reaches_nobody(server: RunningServer, users: UserFactory) -> None:
+    """After B blocks A, A's REST send is refused and B's socket gets nothing."""
+    alice, bob = await befriended(users)
+
+    async with open_ws(server, bob.token) as b_ws:
+        await b_ws.ping()
+        assert (await bob.client.post("/blocks", json={"user_id": alice.id})).status_code == 204
+        response = await alice.client.post(
+            "/messages", json={"recipient_id": bob.id, "content": "hello?"}
+        )
+        at_bob = await b_ws.ping()
+
+    assert response.status_code in (403, 404), response.text
+    assert created(at_bob) == []
+
+
+async def test_block_stops_typing(server: RunningServer, users: UserFactory) -> None:
+    """After B blocks A, A's typing to B is an error frame and reaches nobody."""
+    alice, bob = await befriended(users)
+
+    async with open_ws(server, alice.token) as a_ws, open_ws(server, bob.token) as b_ws:
+        await b_ws.ping()
+        assert (await bob.client.post("/blocks", json={"user_id": alice.id})).status_code == 204
+        await a_ws.send_typing(bob.id)
+        before_pong = await a_ws.ping()
+        at_bob = await b_ws.ping()
+
+    assert [f["type"] for f in before_pong if f["type"] == "error"] == ["error"], before_pong
     assert [f for f in at_bob if f["type"] == "typing"] == []

@@ -32,9 +32,11 @@ async def register(
     request: Request,
     response: Response,
     services: ServicesDep,
+    address: ClientAddress,
     agent: UserAgent,
 ) -> AuthOut:
     """Create an account and sign it in."""
+    await services.registration_throttle.hit(address)
     signed_in = await services.accounts.register(
         username=body.username, email=body.email, password=body.password, user_agent=agent
     )

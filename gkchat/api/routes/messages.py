@@ -35,6 +35,7 @@ async def send_message(
 
     Sending again with the same ``client_id`` returns the stored message with 200.
     """
+    services.send_limiter.check(auth.user.id)
     sent = await services.messages.send(
         sender=auth.user,
         recipient_id=body.recipient_id,

@@ -105,8 +105,8 @@ async def delete_all_for_user(
     return ids
 
 
-async def delete_oldest_beyond(conn: AsyncConnection, user_id: str, *, keep: int) -> None:
-    """Keep only the user's ``keep`` newest sessions."""
+async def delete_oldest_beyond(conn: AsyncConnection, user_id: str, *, keep: int) -> list[str]:
+    """Keep only the user's ``keep`` newest sessions; return the ids of those deleted."""
     stale = (
         select(sessions.c.id)
         .where(sessions.c.user_id == user_id)
@@ -116,6 +116,7 @@ async def delete_oldest_beyond(conn: AsyncConnection, user_id: str, *, keep: int
     ids = list((await conn.execute(stale)).scalars())
     if ids:
         await conn.execute(delete(sessions).where(sessions.c.id.in_(ids)))
+    return ids
 
 
 async def delete_expired(conn: AsyncConnection, *, now: datetime, idle_before: datetime) -> int:
@@ -125,3 +126,17 @@ async def delete_expired(conn: AsyncConnection, *, now: datetime, idle_before: d
         )
     )
     return result.rowcount
+
+
+async def live_ids(conn: AsyncConnection, session_ids: list[str], *, now: datetime) -> set[str]:
+    """Those of ``session_ids`` that still exist, have not expired and whose user is enabled."""
+    query = (
+        select(sessions.c.id)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(
+            sessions.c.id.in_(session_ids),
+            sessions.c.expires_at > now,
+            users.c.disabled.is_(False),
+        )
+    )
+    return set((await conn.scalars(query)).all())

@@ -39,6 +39,10 @@ async def reset(conn: AsyncConnection, key: str) -> None:
     await conn.execute(delete(counters).where(counters.c.key == key))
 
 
-async def delete_stale(conn: AsyncConnection, *, stale_before: datetime) -> int:
-    result = await conn.execute(delete(counters).where(counters.c.window_start <= stale_before))
+async def delete_stale(conn: AsyncConnection, *, stale_before: datetime, prefix: str = "") -> int:
+    """Delete the windows of keys starting with ``prefix`` that started before ``stale_before``."""
+    query = delete(counters).where(counters.c.window_start <= stale_before)
+    if prefix:
+        query = query.where(counters.c.key.startswith(prefix, autoescape=True))
+    result = await conn.execute(query)
     return result.rowcount
