@@ -33,7 +33,10 @@ class RunningServer:
 @asynccontextmanager
 async def running_server(settings: Settings, clock: FakeClock) -> AsyncIterator[RunningServer]:
     app = create_app(settings, clock=clock)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that name their
+    # protocol, and accepted sockets inherit it. Without it a keep-alive response written in two
+    # segments waits for the client's delayed ACK: about 40 ms a request instead of 4.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
