@@ -4,6 +4,7 @@ from ipaddress import ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from gkchat.api.cookies import SESSION_COOKIE, csrf_ok
 from gkchat.domain.errors import Forbidden, NotAuthenticated
@@ -29,7 +30,23 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-async def authenticate(request: Request, services: ServicesDep) -> Authenticated:
+# Declared so that the OpenAPI schema says how to authenticate (a Bearer token, or the session
+# cookie); they refuse nothing themselves: ``authenticate`` reads both and answers in the error
+# shape of the contract.
+_bearer_scheme = HTTPBearer(auto_error=False, description="The token from register or login")
+_cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The browser session cookie; writes also need the X-CSRF-Token header",
+)
+
+
+async def authenticate(
+    request: Request,
+    services: ServicesDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+    _cookie: Annotated[str | None, Depends(_cookie_scheme)],
+) -> Authenticated:
     """The caller's live session, from the Bearer header or else the session cookie."""
     token = bearer_token(request)
     if token is None:

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gkchat.api.schemas import ErrorOut
 from gkchat.db.engine import UNAVAILABLE_MESSAGE, is_transient
@@ -40,10 +41,12 @@ _HTTP_MESSAGES = {
     405: "This address does not accept that method.",
 }
 _DEFAULT_DETAILS = {"Not Found", "Method Not Allowed"}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
+        400: "Malformed request (the body is not readable as JSON text)",
         401: "Not authenticated, or the session is dead",
         403: "Not allowed",
         404: "Not found",
@@ -90,14 +93,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", sentence)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = _HTTP_MESSAGES.get(exc.status_code, "")
     if isinstance(exc.detail, str) and exc.detail not in _DEFAULT_DETAILS:
         message = exc.detail
     message = message or "The request failed."
-    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(exc.status_code, code, message, headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -114,3 +120,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path.
+
+    Starlette's own 405 names only the methods of the first route matching the path, while
+    several routes may share it (``GET`` and ``POST /blocks`` are two).
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]

@@ -26,10 +26,16 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
+def _documented(**constraints: object) -> Any:
+    """JSON Schema constraints for the OpenAPI document only: the services enforce them, each
+    with its own error code, so Pydantic must not refuse first with a generic one."""
+    return Field(json_schema_extra=constraints)  # type: ignore[arg-type]
+
+
 class RegisterIn(Body):
-    username: Text
-    email: Text
-    password: Text
+    username: Annotated[Text, _documented(minLength=3, maxLength=32, pattern="^[A-Za-z0-9_.]+$")]
+    email: Annotated[Text, _documented(format="email")]
+    password: Annotated[Text, _documented(minLength=8)]
 
 
 class LoginIn(Body):
@@ -155,14 +161,17 @@ class BlockedUsersOut(BaseModel):
     next_before: str | None
 
 
+MessageContent = Annotated[str, _documented(minLength=1, maxLength=4000)]
+
+
 class SendMessageIn(Body):
     recipient_id: str
-    content: str
+    content: MessageContent
     client_id: str | None = None
 
 
 class EditMessageIn(Body):
-    content: str
+    content: MessageContent
 
 
 class ReadIn(Body):

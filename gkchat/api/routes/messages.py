@@ -127,7 +127,14 @@ async def mark_delivered(
 async def sync(
     auth: CurrentAuth,
     services: ServicesDep,
-    since: Annotated[str | None, Query(max_length=32, description="The last cursor seen")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="The last cursor seen",
+            json_schema_extra={"pattern": "^[0-9]{1,18}$"},
+        ),
+    ] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, description=f"Default {SYNC_LIMIT_DEFAULT}, at most {SYNC_LIMIT_MAX}"),
