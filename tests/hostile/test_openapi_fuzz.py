@@ -23,7 +23,6 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -133,7 +132,7 @@ def generated_cases(output: str) -> int:
 
 
 async def test_the_api_holds_to_its_openapi_schema_under_fuzzing(
-    server: RunningServer, users: UserFactory, tmp_path: Path, capsys: Any
+    server: RunningServer, users: UserFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Thousands of generated and stateful requests: no 5xx, no schema lie, no leak, no bypass."""
     fuzzer, ids = await seeded_world(users)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -214,6 +215,7 @@ class Attacker:
         self.socket: ClientConnection | None = None
         self.sockets = contextlib.ExitStack()
         self.reconnects = 0
+        self.frames_sent = 0
 
     def connection(self) -> ClientConnection:
         if self.socket is None:
@@ -251,6 +253,7 @@ class Attacker:
         socket = self.connection()
         outcome = expected_outcome(attack)
         socket.send(attack.payload, text=attack.text)
+        self.frames_sent += 1
         if outcome.startswith("close"):
             self.expect_close(int(outcome.split()[1]))
             return
@@ -320,7 +323,10 @@ def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 async def test_fuzzed_frames_get_contract_answers_while_a_friend_pair_keeps_chatting(
-    server: RunningServer, users: UserFactory, caplog: pytest.LogCaptureFixture
+    server: RunningServer,
+    users: UserFactory,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Random frames of every kind on one socket: the answers the contract promises, no server
     error, and two other users chat on undisturbed."""
@@ -353,6 +359,12 @@ async def test_fuzzed_frames_get_contract_answers_while_a_friend_pair_keeps_chat
 
     assert delivered >= 2
     assert fuzzed.reconnects >= 2
+    if fuzzing.LONG:
+        with capsys.disabled():
+            sys.stdout.write(
+                f"\nwebsocket fuzz: {fuzzed.frames_sent} frames, {fuzzed.reconnects} sockets, "
+                f"{delivered} chat messages delivered meanwhile\n"
+            )
 
 
 async def test_a_user_fuzzed_off_their_socket_still_chats_on_a_new_one(
