@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gkchat.api.cookies import SESSION_COOKIE
 from gkchat.domain.errors import DomainError, NotAuthenticated, Unavailable
@@ -131,10 +131,19 @@ async def _authenticate(
         try:
             return await services.sessions.authenticate(token)
         except NotAuthenticated as exc:
-            await websocket.close(CLOSE_BAD_TOKEN, exc.code)
+            await _close_unauthenticated(websocket, exc.code)
             return None
-    await websocket.close(CLOSE_BAD_TOKEN, "authentication required")
+    await _close_unauthenticated(websocket, "authentication required")
     return None
+
+
+async def _close_unauthenticated(websocket: WebSocket, reason: str) -> None:
+    """Close with 4401, unless the client has gone already (it hung up, or broke the protocol
+    and uvicorn closed the socket): closing a gone socket raises, a server error in the log."""
+    if websocket.client_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(WebSocketDisconnect):
+        await websocket.close(CLOSE_BAD_TOKEN, reason)
 
 
 async def _first_frame_token(websocket: WebSocket, services: Services) -> str | None:
@@ -151,7 +160,8 @@ async def _first_frame_token(websocket: WebSocket, services: Services) -> str | 
     except orjson.JSONDecodeError:
         return None
     if isinstance(body, dict) and body.get("type") == "auth":
-        token = body.get("token", (body.get("data") or {}).get("token"))
+        data = body.get("data")
+        token = body.get("token", data.get("token") if isinstance(data, dict) else None)
         return token if isinstance(token, str) and token else None
     return None
 

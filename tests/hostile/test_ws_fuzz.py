@@ -16,7 +16,6 @@ message they send must reach the other. "Valid JSON" is what a strict RFC 8259 p
 import asyncio
 import contextlib
 import json
-import logging
 import re
 import sys
 import threading
@@ -31,12 +30,13 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from gkchat.logfilters import ClientFaultFilter
 from tests.support import fuzzing
 from tests.support.factories import SignedInUser, UserFactory, befriend
+from tests.support.logs import server_errors
 from tests.support.server import RunningServer
 from tests.support.ws import (
     CLOSE_TOO_BIG,
+    CLOSE_UNAUTHENTICATED,
     WsClient,
     befriended,
     open_ws,
@@ -52,6 +52,7 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 KNOWN_TYPES = ("message.send", "typing", "ping", "auth")
 WAIT = 10.0
 FUZZ_SETTINGS = fuzzing.hypothesis_settings(ci=150, long=5000)
+FIRST_FRAME_SETTINGS = fuzzing.hypothesis_settings(ci=100, long=2000)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,13 @@ def typed_frames(cast: Cast) -> st.SearchStrategy[dict[str, Any]]:
     )
     typing = st.fixed_dictionaries({}, optional={"recipient_id": ids(cast)})
     auth = st.fixed_dictionaries({}, optional={"token": json_values})
-    data = {"message.send": send, "typing": typing, "ping": json_values, "auth": auth}
+    # Each type's data as it should be (with fields right, wrong or missing), or any JSON.
+    data = {
+        "message.send": send | json_values,
+        "typing": typing | json_values,
+        "ping": json_values,
+        "auth": auth | json_values,
+    }
     frame_type = st.sampled_from(KNOWN_TYPES) | st.text(max_size=80) | json_values
 
     def frame_of(kind: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -140,6 +147,15 @@ def attacks(cast: Cast) -> st.SearchStrategy[Attack]:
         .filter(lambda data: not utf8(data))
         .map(lambda data: Attack(data, text=True)),
     )
+
+
+def auth_attempts() -> st.SearchStrategy[Attack]:
+    """First frames that try to sign in: the token at the top or in data, of any JSON type."""
+    token = st.fixed_dictionaries({}, optional={"token": json_values})
+    frame = st.fixed_dictionaries(
+        {"type": st.just("auth")}, optional={"token": json_values, "data": token | json_values}
+    )
+    return frame.map(lambda body: Attack(json.dumps(body), text=True))
 
 
 def not_json_text(text: str) -> bool:
@@ -306,19 +322,9 @@ async def chat(a: WsClient, a_id: str, b: WsClient, b_id: str, stop: threading.E
 
 @contextlib.contextmanager
 def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Nothing the server logs at ERROR or above while the block runs, with uvicorn's logger
-    filtered as ``gkchat serve`` filters it (a client's bad UTF-8 is a warning)."""
-    caplog.set_level(logging.ERROR)
-    uvicorn = logging.getLogger("uvicorn.error")
-    client_faults = ClientFaultFilter()
-    uvicorn.addFilter(client_faults)
-    uvicorn.addHandler(caplog.handler)
-    try:
+    """Nothing the server logs at ERROR or above while the block runs."""
+    with server_errors(caplog) as errors:
         yield
-    finally:
-        uvicorn.removeHandler(caplog.handler)
-        uvicorn.removeFilter(client_faults)
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
 
 
@@ -383,3 +389,43 @@ async def test_a_user_fuzzed_off_their_socket_still_chats_on_a_new_one(
         ack = await mine.recv_until("message.ack")
         created = await theirs.recv_until("message.created")
     assert ack["data"]["message"]["id"] == created["data"]["message"]["id"]
+
+
+def first_frame_outcome(attack: Attack) -> int:
+    """The close code an unauthenticated socket gets after this first frame."""
+    if attack.text and isinstance(attack.payload, bytes):
+        return CLOSE_INVALID_UTF8
+    return CLOSE_UNAUTHENTICATED
+
+
+def refused_before_sign_in(server: RunningServer, attack: Attack) -> None:
+    """Open a socket without credentials, send ``attack`` first: closed, and nothing else."""
+    with connect(
+        ws_url(server), open_timeout=WAIT, close_timeout=2, max_size=None, proxy=None
+    ) as socket:
+        socket.send(attack.payload, text=attack.text)
+        with contextlib.suppress(ConnectionClosed):
+            frame = socket.recv(timeout=WAIT)
+            raise AssertionError(f"an unauthenticated socket got {frame!r}")
+        assert socket.close_code == first_frame_outcome(attack), (attack, socket.close_code)
+
+
+async def test_fuzzed_first_frames_never_sign_a_socket_in(
+    server: RunningServer, users: UserFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any first frame but an auth frame with a live token closes the socket with 4401 (1007
+    for text that is not UTF-8) before a single frame is sent to it."""
+    someone = await users.register()
+    cast = Cast(attacker=someone, friend_id=someone.id, stranger_id=someone.id)
+    # Only an auth frame whose token is the live one signs in; a fuzzed token never is.
+    first_frames = (auth_attempts() | attacks(cast)).filter(
+        lambda attack: someone.token not in repr(attack.payload)
+    )
+
+    @FIRST_FRAME_SETTINGS
+    @given(attack=first_frames)
+    def property_holds(attack: Attack) -> None:
+        refused_before_sign_in(server, attack)
+
+    with no_server_errors(caplog):
+        await asyncio.to_thread(property_holds)

@@ -6,13 +6,16 @@ refused with 401). A socket that is signed in answers ``ping`` with ``pong``; on
 would take the ping as its (failed) first frame and be closed instead.
 """
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from tests.conftest import ServerStarter
 from tests.support.clock import FakeClock
 from tests.support.factories import UserFactory, registration
+from tests.support.logs import server_errors
 from tests.support.server import RunningServer
 from tests.support.ws import (
     CLOSE_UNAUTHENTICATED,
@@ -23,6 +26,7 @@ from tests.support.ws import (
 )
 
 SESSION_IDLE_TIMEOUT = timedelta(days=7)
+CLOSE_INVALID_UTF8 = 1007
 
 
 async def register_for_cookie(server: RunningServer) -> str:
@@ -105,6 +109,32 @@ async def test_first_frame_that_is_not_auth_closes_4401(server: RunningServer) -
         frames = await ws.expect_closed(CLOSE_UNAUTHENTICATED)
 
     assert frames == []
+
+
+async def test_auth_frame_whose_data_is_not_an_object_closes_4401(server: RunningServer) -> None:
+    """{"type": "auth", "data": <not an object>} is a failed sign-in, not a server error."""
+    for data in ([1], "a-token", 7, True):
+        async with open_ws(server) as ws:
+            await ws.send_json({"type": "auth", "data": data})
+            frames = await ws.expect_closed(CLOSE_UNAUTHENTICATED)
+
+        assert frames == []
+
+
+async def test_socket_that_hangs_up_before_signing_in_logs_no_server_error(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that leaves before its auth frame (closing, or sending text that is not UTF-8,
+    which closes with 1007) is let go quietly: nothing at ERROR in the server's log."""
+    with server_errors(caplog) as errors:
+        async with open_ws(server) as ws:
+            await ws.close()
+        async with open_ws(server) as ws:
+            await ws.connection.send(b"\xff\xfe", text=True)
+            await ws.expect_closed(CLOSE_INVALID_UTF8)
+        await asyncio.sleep(0.5)  # the server's side of both sockets has ended by now
+
+    assert errors == []
 
 
 async def test_bad_header_token_is_refused(server: RunningServer) -> None:
