@@ -34,8 +34,8 @@ from tests.support.ws import send_rest
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # Cases per operation and phase; the stateful phase scales with it.
-MAX_EXAMPLES = fuzzing.budget(ci=5, long=150)
-RUN_TIMEOUT = 3600.0 if fuzzing.LONG else 240.0
+MAX_EXAMPLES = fuzzing.budget(ci=5, long=1000)
+RUN_TIMEOUT = 5400.0 if fuzzing.LONG else 240.0
 SEED = 20261124
 
 # Invalid input is refused with a 4xx of the contract (413 included: a message over 4,000 code
@@ -113,7 +113,11 @@ async def run_schemathesis(server: RunningServer, config: Path, report: Path) ->
     ]
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        cwd=config.parent,  # schemathesis keeps a cache in its working directory
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
