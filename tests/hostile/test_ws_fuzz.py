@@ -44,7 +44,16 @@ from tests.support.ws import (
     ws_url,
 )
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = [
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    # Hypothesis notes any change of the global `random` state while it draws an example; the
+    # chatting pair's client sockets (in the event loop's thread) draw their frame masks from
+    # it at the same time, which is no fault of the strategies.
+    pytest.mark.filterwarnings(
+        "ignore:Do not use the `random` module inside strategies"
+        ":hypothesis.errors.HypothesisDeprecationWarning"
+    ),
+]
 
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_INVALID_UTF8 = 1007
