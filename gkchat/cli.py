@@ -151,9 +151,7 @@ def _log_config(level: str) -> dict[str, Any]:
         "level": level.upper(),
         "propagate": False,
     }
-    config.setdefault("filters", {})["client_faults"] = {
-        "()": "gkchat.logfilters.ClientFaultFilter"
-    }
+    config.setdefault("filters", {})["client_faults"] = {"()": "gkchat.logs.ClientFaultFilter"}
     config["loggers"]["uvicorn.error"]["filters"] = ["client_faults"]
     return config
 

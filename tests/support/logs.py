@@ -1,5 +1,5 @@
 """What the server logged at ERROR: uvicorn's own records included, filtered as ``gkchat serve``
-filters them (a client's protocol fault is a warning, see gkchat.logfilters)."""
+filters them (a client's protocol fault is a warning, see gkchat.logs)."""
 
 import logging
 from collections.abc import Iterator
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from gkchat.logfilters import ClientFaultFilter
+from gkchat.logs import ClientFaultFilter
 
 
 @contextmanager

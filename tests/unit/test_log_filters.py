@@ -12,7 +12,7 @@ import sys
 from uvicorn.protocols.websockets import websockets_sansio_impl
 
 from gkchat.cli import _log_config
-from gkchat.logfilters import CLIENT_SENT_BAD_UTF8, ClientFaultFilter
+from gkchat.logs import CLIENT_SENT_BAD_UTF8, ClientFaultFilter
 
 
 def uvicorn_record(message: str, level: int = logging.ERROR) -> logging.LogRecord:
@@ -49,7 +49,7 @@ def test_the_served_log_configuration_filters_uvicorns_error_logger() -> None:
     """gkchat serve attaches the filter to uvicorn.error."""
     config = _log_config("info")
 
-    assert config["filters"]["client_faults"] == {"()": "gkchat.logfilters.ClientFaultFilter"}
+    assert config["filters"]["client_faults"] == {"()": "gkchat.logs.ClientFaultFilter"}
     assert config["loggers"]["uvicorn.error"]["filters"] == ["client_faults"]
 
 
