@@ -22,6 +22,7 @@ The sqlite3 connection is shared by two threads but never used by both at once: 
 awaits each call before making the next, and holds a lock per connection around execution.
 """
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +36,7 @@ _WAITING_BEGINS = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 # Calls that never wait: creating and closing cursors, fetching rows already computed.
 _INLINE_CURSOR_CALLS = frozenset({"fetchone", "fetchmany", "fetchall", "close"})
 _INLINE_CONNECTION_CALLS = frozenset({"cursor", "rollback"})
+_INLINE, _BEGIN, _THREAD = "inline", "begin", "thread"
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -43,12 +45,13 @@ class InlineConnection(aiosqlite.Connection):
     _busy_timeout_ms: int | None = None
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if _runs_inline(fn, args):
+        route = _route(fn, args)
+        if route == _INLINE:
             if not self._running or not self._connection:
                 raise ValueError("Connection closed")
             return fn(*args, **kwargs)
         if (
-            _is_waiting_begin(fn, args)
+            route == _BEGIN
             and self._connection is not None
             and self._begin_without_waiting(fn, args)
         ):
@@ -78,39 +81,31 @@ class InlineConnection(aiosqlite.Connection):
             conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
 
 
-def _runs_inline(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+def _route(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """Where a call runs: inline, as a waiting BEGIN (tried inline first), or on the thread."""
     owner = getattr(fn, "__self__", None)
     name = getattr(fn, "__name__", "")
     if isinstance(owner, sqlite3.Cursor):
         if name in _INLINE_CURSOR_CALLS:
-            return True
-        if name in ("execute", "executemany") and args:
-            return not _may_wait(args[0])
-        return False  # executescript, and anything unforeseen
+            return _INLINE
+        if name in ("execute", "executemany") and args and isinstance(args[0], str):
+            route = _statement_route(args[0])
+            return route if name == "execute" or route == _INLINE else _THREAD
+        return _THREAD  # executescript, and anything unforeseen
     if isinstance(owner, sqlite3.Connection):
-        return name in _INLINE_CONNECTION_CALLS
-    return False
+        return _INLINE if name in _INLINE_CONNECTION_CALLS else _THREAD
+    return _THREAD
 
 
-def _is_waiting_begin(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    return (
-        isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
-        and getattr(fn, "__name__", "") == "execute"
-        and bool(args)
-        and isinstance(args[0], str)
-        and _statement_head(args[0]).startswith(_WAITING_BEGINS)
-    )
-
-
-def _statement_head(sql: str) -> str:
-    return " ".join(sql.lstrip()[:40].upper().split())
-
-
-def _may_wait(sql: object) -> bool:
-    if not isinstance(sql, str):
-        return True
-    head = _statement_head(sql)
-    return head.startswith(_THREAD_STATEMENTS) or head.startswith(_WAITING_BEGINS)
+@functools.lru_cache(maxsize=1024)
+def _statement_route(sql: str) -> str:
+    """The route of a statement, from its first words (statements repeat: cached)."""
+    head = " ".join(sql.lstrip()[:40].upper().split())
+    if head.startswith(_WAITING_BEGINS):
+        return _BEGIN
+    if head.startswith(_THREAD_STATEMENTS):
+        return _THREAD
+    return _INLINE
 
 
 def connector(path: str) -> Callable[[], InlineConnection]:
