@@ -1,11 +1,25 @@
 """Login throttling: too many failures for one account or from one address get 429."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gkchat.clock import Clock
 from gkchat.db.engine import Database
 from gkchat.db.repos import throttle as repo
 from gkchat.domain.errors import RateLimited
+
+
+def _seconds_until_free(
+    window: tuple[datetime, int] | None, now: datetime, length: timedelta, limit: int
+) -> int | None:
+    """How long until a key whose window is ``window`` (start, count) may try again; None
+    while it is under ``limit`` in the current window."""
+    if window is None:
+        return None
+    started, count = window
+    ends = started + length
+    if now < ends and count >= limit:
+        return int((ends - now).total_seconds()) + 1
+    return None
 
 
 class LoginThrottle:
@@ -46,14 +60,11 @@ class LoginThrottle:
         async with self._db.read() as conn:
             for kind, key in keys.items():
                 window = await repo.get_window(conn, key)
-                if window is None:
-                    continue
-                started, count = window
-                ends = started + self._window
-                if now < ends and count >= self._limits[kind]:
+                wait = _seconds_until_free(window, now, self._window, self._limits[kind])
+                if wait is not None:
                     raise RateLimited(
                         "Too many failed sign-in attempts; try again later.",
-                        retry_after=int((ends - now).total_seconds()) + 1,
+                        retry_after=wait,
                         code="too_many_attempts",
                     )
 
@@ -105,14 +116,12 @@ class RegistrationThrottle:
         now = self._clock.now()
         async with self._db.read() as conn:
             window = await repo.get_window(conn, key)
-        if window is not None:
-            started, count = window
-            ends = started + self._window
-            if now < ends and count >= self._max:
-                raise RateLimited(
-                    "Too many sign-ups from this address; try again later.",
-                    retry_after=int((ends - now).total_seconds()) + 1,
-                    code="too_many_attempts",
-                )
+        wait = _seconds_until_free(window, now, self._window, self._max)
+        if wait is not None:
+            raise RateLimited(
+                "Too many sign-ups from this address; try again later.",
+                retry_after=wait,
+                code="too_many_attempts",
+            )
         async with self._db.write() as conn:
             await repo.add_failure(self._db, conn, key, now=now, stale_before=now - self._window)
