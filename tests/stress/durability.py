@@ -58,7 +58,7 @@ from websockets.exceptions import WebSocketException
 from gkchat.client import APIError, Client, RealtimeClosed, RealtimeConnection
 from gkchat.db.engine import normalise_url
 from tests.support import databases
-from tests.support.process import READY_TIMEOUT, ServerProcess, clean_environment
+from tests.support.process import READY_TIMEOUT, ServerProcess, started_server
 from tests.support.sdk import PASSWORD, befriend, user_id
 
 Scenario = Literal["kill", "cut"]
@@ -466,23 +466,9 @@ def stress_server(
     backend: Backend, directory: Path, admin_url: str | None, worker_id: str
 ) -> Iterator[ServerProcess]:
     """A started ``gkchat serve`` on a fresh SQLite file or scratch PostgreSQL database."""
-    env = clean_environment(GKCHAT_DATA_DIR=str(directory / "data"), GKCHAT_RATE_LIMITS="off")
-    name = ""
-    if backend == "postgres":
-        if admin_url is None:
-            raise RuntimeError(f"PostgreSQL needs {databases.POSTGRES_ENV}")
-        name = f"{databases.scratch_name('stress', worker_id)}_{secrets.token_hex(3)}"
-        env["GKCHAT_DATABASE_URL"] = asyncio.run(
-            databases.create_postgres_database(admin_url, name)
-        )
-    server = ServerProcess(backend, env, directory)
-    try:
-        server.start()
+    name = f"{databases.scratch_name('stress', worker_id)}_{secrets.token_hex(3)}"
+    with started_server(backend, directory, admin_url, name) as server:
         yield server
-    finally:
-        server.stop()
-        if admin_url is not None and name:
-            asyncio.run(databases.drop_postgres_database(admin_url, name))
 
 
 @asynccontextmanager

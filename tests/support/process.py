@@ -145,21 +145,37 @@ class ServerProcess:
 @contextmanager
 def serve_process(backend: str, directory: Path, worker_id: str) -> Iterator[ServerProcess]:
     """A started server on ``backend`` (PostgreSQL skips unless GKCHAT_TEST_POSTGRES_URL)."""
-    env = clean_environment(GKCHAT_DATA_DIR=str(directory / "data"), GKCHAT_RATE_LIMITS="off")
-    admin_url, name = None, ""
+    admin_url = None
     if backend == "postgres":
         admin_url = databases.postgres_admin_url()
         if admin_url is None:
             pytest.skip(f"PostgreSQL tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
-        name = databases.scratch_name("sdk", worker_id)
+    with started_server(
+        backend, directory, admin_url, databases.scratch_name("sdk", worker_id)
+    ) as server:
+        yield server
+
+
+@contextmanager
+def started_server(
+    backend: str, directory: Path, admin_url: str | None, database_name: str
+) -> Iterator[ServerProcess]:
+    """A started ``gkchat serve`` (rate limits off) on a fresh SQLite file in ``directory``, or
+    on a scratch PostgreSQL database ``database_name`` made on ``admin_url`` and dropped after."""
+    env = clean_environment(GKCHAT_DATA_DIR=str(directory / "data"), GKCHAT_RATE_LIMITS="off")
+    created = False
+    if backend == "postgres":
+        if admin_url is None:
+            raise RuntimeError(f"PostgreSQL needs {databases.POSTGRES_ENV}")
         env["GKCHAT_DATABASE_URL"] = asyncio.run(
-            databases.create_postgres_database(admin_url, name)
+            databases.create_postgres_database(admin_url, database_name)
         )
+        created = True
     server = ServerProcess(backend, env, directory)
     try:
         server.start()
         yield server
     finally:
         server.stop()
-        if admin_url is not None:
-            asyncio.run(databases.drop_postgres_database(admin_url, name))
+        if created and admin_url is not None:
+            asyncio.run(databases.drop_postgres_database(admin_url, database_name))
