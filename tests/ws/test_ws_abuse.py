@@ -180,10 +180,15 @@ async def test_a_connection_over_the_cap_closes_the_oldest(start_server: ServerS
     server = await start_server(ws_max_connections_per_user=2)
     async with UserFactory(server.api_url) as users:
         alice = await users.register()
-        async with open_ws(server, alice.token) as oldest, open_ws(server, alice.token) as middle:
+        # Sockets are ordered by when they signed in: the first is pinged (so signed in)
+        # before the second opens, or the two sign-ins could finish in either order.
+        async with open_ws(server, alice.token) as oldest:
             await oldest.ping()
-            await middle.ping()
-            async with open_ws(server, alice.token) as newest:
+            async with (
+                open_ws(server, alice.token) as middle,
+                open_ws(server, alice.token) as newest,
+            ):
+                await middle.ping()
                 await newest.ping()
                 await oldest.expect_closed(CLOSE_TOO_MANY_CONNECTIONS)
                 assert await middle.ping() == []
