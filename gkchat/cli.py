@@ -87,10 +87,10 @@ def serve(
     """Migrate the database, then serve the API and web client."""
     import uvicorn
 
-    from gkchat.api.ws import MAX_FRAME_BYTES
     from gkchat.db.engine import Database
     from gkchat.db.migrate import upgrade
     from gkchat.realtime.hub import is_shared
+    from gkchat.transport import uvicorn_options
 
     settings = _settings(database_url, data_dir)
     host = host or settings.host
@@ -122,17 +122,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
         log_level=settings.log_level,
         log_config=_log_config(settings.log_level),
-        # Client addresses come from X-Forwarded-For only via GKCHAT_TRUSTED_PROXIES.
-        proxy_headers=False,
-        server_header=False,
-        # Frames over 64 KiB close the socket with 1009; dead peers are found by pings.
-        ws_max_size=MAX_FRAME_BYTES,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
+        **uvicorn_options(),
     )
 
 
