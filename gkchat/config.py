@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     ws_session_check_interval: timedelta = timedelta(seconds=5)
 
     diagnostics: bool = False
+    gc_freeze: bool = True
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -72,6 +72,8 @@ class Diagnostics:
             "gc_pauses_over_50ms": self.gc.over,
             "gc_pause_total_ms": round(self.gc.total_ms, 3),
             "gc_collections": {str(g): n for g, n in enumerate(self.gc_by_generation)},
+            "gc_tracked": len(gc.get_objects()),  # what a full collection walks
+            "gc_frozen": gc.get_freeze_count(),
             "rss_bytes": _rss_bytes(),
             "open_fds": _open_fds(),
             "connections": self.connections(),

@@ -8,12 +8,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gkchat.api.cookies import SESSION_COOKIE
 from gkchat.domain.errors import DomainError, NotAuthenticated, Unavailable
-from gkchat.domain.models import StreamEvent
 from gkchat.realtime.connection import Connection
 from gkchat.realtime.frames import error_frame, frame
 from gkchat.services.container import Services
@@ -22,20 +21,17 @@ from gkchat.services.sessions import Authenticated
 from gkchat.services.views import message as message_view
 
 log = logging.getLogger("gkchat.ws")
-router = APIRouter()
 
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_BAD_TOKEN = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_IDLE = 1001
 CLOSE_TOO_MANY_CONNECTIONS = 4429
 
 
-@router.websocket("/ws")
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    services: Services = websocket.app.state.services
+async def websocket_endpoint(websocket: WebSocket, services: Services) -> None:
+    """Serve one socket: check its origin and credentials, then pump frames both ways."""
     token, via_cookie = _credentials(websocket)
     if via_cookie and not _origin_allowed(websocket, services.settings.allowed_origins):
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
@@ -59,7 +55,7 @@ async def _serve(websocket: WebSocket, services: Services, token: str | None) ->
         websocket,
         user_id=auth.user.id,
         session_id=auth.session.id,
-        catch_up=lambda user, after, upto: _catch_up(services, user, after, upto),
+        catch_up=services.stream.between,
         queue_size=services.settings.ws_queue_size,
         queue_bytes=services.settings.ws_queue_bytes,
     )
@@ -80,7 +76,7 @@ async def _serve(websocket: WebSocket, services: Services, token: str | None) ->
         )
         connection.start(start, catch_up_to=head)
         await services.gateway.announce(connection, first=first)
-        await _receive_loop(websocket, connection, services, auth)
+        await _receive_loop(connection, services, auth)
     finally:
         await connection.stop()
         await services.gateway.disconnected(connection)
@@ -89,7 +85,7 @@ async def _serve(websocket: WebSocket, services: Services, token: str | None) ->
 def _make_room(services: Services, user_id: str) -> None:
     """Over the per-user cap, the user's oldest sockets in this process give way (4429)."""
     cap = services.settings.ws_max_connections_per_user
-    open_ = [c for c in services.gateway.registry.connections_of(user_id) if not c.closed.is_set()]
+    open_ = [c for c in services.gateway.registry.connections_of(user_id) if not c.closed]
     if len(open_) < cap:
         return
     open_.sort(key=lambda c: c.opened)
@@ -166,34 +162,24 @@ async def _first_frame_token(websocket: WebSocket, services: Services) -> str | 
     return None
 
 
-async def _receive_loop(
-    websocket: WebSocket, connection: Connection, services: Services, auth: Authenticated
-) -> None:
-    idle = services.settings.ws_idle_timeout.total_seconds()
-    closed = asyncio.ensure_future(connection.closed.wait())
-    try:
-        while not connection.closed.is_set():
-            receive = asyncio.ensure_future(websocket.receive())
-            done, _ = await asyncio.wait(
-                {receive, closed}, timeout=idle, return_when="FIRST_COMPLETED"
-            )
-            if receive not in done:
-                receive.cancel()
-                if not done:
-                    connection.close(CLOSE_IDLE, "idle")
-                return
-            message = receive.result()
-            if message["type"] == "websocket.disconnect":
-                return
-            wait = services.send_limiter.take(auth.user.id)
-            if wait is not None:
-                _refuse(message, connection, wait)
-                continue
-            await _handle(message, connection, services, auth)
-    except WebSocketDisconnect:
-        return
-    finally:
-        closed.cancel()
+async def _receive_loop(connection: Connection, services: Services, auth: Authenticated) -> None:
+    """Handle the client's frames in order until it hangs up or the socket is closed.
+
+    This is the socket's only task while it is idle. A close from elsewhere (revocation, the
+    connection cap, a slow reader, the idle timer) ends it: ``Connection.receive`` then
+    returns a disconnect.
+    """
+    connection.watch_idle(services.settings.ws_idle_timeout.total_seconds())
+    while True:
+        message = await connection.receive()
+        if message["type"] == "websocket.disconnect" or connection.closed:
+            return
+        connection.heard()
+        wait = services.send_limiter.take(auth.user.id)
+        if wait is not None:
+            _refuse(message, connection, wait)
+            continue
+        await _handle(message, connection, services, auth)
 
 
 def _refuse(message: Mapping[str, Any], connection: Connection, wait: float) -> None:
@@ -313,7 +299,3 @@ def _send(
             )
 
     future.add_done_callback(acknowledge)
-
-
-async def _catch_up(services: Services, user_id: str, after: int, upto: int) -> list[StreamEvent]:
-    return await services.stream.between(user_id, after=after, upto=upto)

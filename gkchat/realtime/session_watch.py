@@ -42,7 +42,7 @@ class SessionWatch:
 
     async def check_once(self) -> int:
         """Close the sockets whose session is no longer alive; return how many were closed."""
-        connections = [c for c in self._registry.all() if not c.closed.is_set()]
+        connections = [c for c in self._registry.all() if not c.closed]
         if not connections:
             return 0
         live = await self._live_ids(sorted({c.session_id for c in connections}))

@@ -31,7 +31,7 @@ class StalledPeer:
         self.closed_with = code
 
 
-async def no_catch_up(_user: str, _after: int, _upto: int) -> list[StreamEvent]:
+async def no_catch_up(user_id: str, *, after: int, upto: int) -> list[StreamEvent]:
     return []
 
 
@@ -54,7 +54,7 @@ async def test_frames_beyond_the_byte_bound_close_the_socket_with_1013() -> None
     conn = connection(peer, queue_size=10_000, queue_bytes=64 * 1024)
     frame = "x" * 1000
     pushed = 0
-    while not conn.closed.is_set():
+    while not conn.closed:
         conn.push_frame(frame)
         pushed += 1
         assert pushed <= 70, "64 KiB of 1,000-byte frames never closed the socket"
@@ -82,6 +82,6 @@ async def test_a_closed_connection_queues_nothing_more() -> None:
     for _ in range(10_000):
         conn.push_frame("y" * 100)
 
-    assert conn._queue.qsize() <= 16
+    assert len(conn._queue) <= 16
     assert conn._queued_bytes <= 64 * 1024
     await conn.stop()
