@@ -35,6 +35,7 @@ STALL_KEYS = (
     "loop_stalls_over_50ms",
     "gc_pause_max_ms",
     "gc_pauses_over_50ms",
+    "stall_stacks",
 )
 
 
@@ -348,7 +349,8 @@ class Server:
                 self._http.post(f"{self.api}/diagnostics/reset")
 
     def stalls(self) -> dict[str, Any]:
-        """The worst loop stall and GC pause since the last reset (None where unknown)."""
+        """The worst loop stall and GC pause since the last reset, and the stacks the loop was
+        caught in during stalls (None where unknown)."""
         found = self.diagnostics() or {}
         return {key: found.get(key) for key in STALL_KEYS}
 

@@ -2,20 +2,29 @@
 garbage-collector pauses, memory, file descriptors and connections.
 
 Off by default (``GKCHAT_DIAGNOSTICS=on``). The loop monitor wakes every 10 ms and records how
-late each wake-up was: a late wake-up is time during which no socket was served.
+late each wake-up was: a late wake-up is time during which no socket was served. A watchdog
+thread samples the event loop's stack whenever it has not woken for over 50 ms, so that
+``stall_stacks`` says what the loop was doing instead of serving.
 """
 
 import asyncio
+import collections
 import contextlib
 import gc
 import os
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 STALL_MS = 50.0
 _TICK_S = 0.01
+_STACK_DEPTH = 12
+_STACKS_SHOWN = 5
 
 
 @dataclass
@@ -42,16 +51,29 @@ class Diagnostics:
     gc: _Pauses = field(default_factory=_Pauses)
     gc_by_generation: list[int] = field(default_factory=lambda: [0, 0, 0])
     since: float = field(default_factory=time.monotonic)
+    stall_stacks: collections.Counter[str] = field(default_factory=collections.Counter)
     _task: asyncio.Task[None] | None = None
     _gc_started: float | None = None
+    _last_tick: float = field(default_factory=time.monotonic)
+    _watchdog: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._watch_loop(), name="gkchat-loop-monitor")
         gc.callbacks.append(self._on_gc)
+        loop_thread = threading.get_ident()
+        self._watchdog = threading.Thread(
+            target=self._sample_stalls, args=(loop_thread,), name="gkchat-stall-watchdog"
+        )
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self._on_gc)
+        self._stopping.set()
+        if self._watchdog is not None:
+            await asyncio.to_thread(self._watchdog.join)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -61,6 +83,7 @@ class Diagnostics:
         """Zero the counters, e.g. between the steps of a benchmark."""
         self.loop, self.gc = _Pauses(), _Pauses()
         self.gc_by_generation = [0, 0, 0]
+        self.stall_stacks = collections.Counter()
         self.since = time.monotonic()
 
     def snapshot(self) -> dict[str, Any]:
@@ -72,11 +95,14 @@ class Diagnostics:
             "gc_pauses_over_50ms": self.gc.over,
             "gc_pause_total_ms": round(self.gc.total_ms, 3),
             "gc_collections": {str(g): n for g, n in enumerate(self.gc_by_generation)},
-            "gc_tracked": len(gc.get_objects()),  # what a full collection walks
-            "gc_frozen": gc.get_freeze_count(),
+            "gc_frozen": gc.get_freeze_count(),  # a list walk: some ms at 10,000 sockets
             "rss_bytes": _rss_bytes(),
             "open_fds": _open_fds(),
             "connections": self.connections(),
+            "stall_stacks": [
+                {"samples": n, "stack": stack}
+                for stack, n in self.stall_stacks.most_common(_STACKS_SHOWN)
+            ],
         }
 
     async def _watch_loop(self) -> None:
@@ -84,8 +110,22 @@ class Diagnostics:
         while True:
             before = loop.time()
             await asyncio.sleep(_TICK_S)
+            self._last_tick = time.monotonic()
             late = loop.time() - before - _TICK_S
             self.loop.add(max(0.0, late) * 1000)
+
+    def _sample_stalls(self, loop_thread: int) -> None:
+        """Every 10 ms: if the loop has not ticked for STALL_MS, record where it is."""
+        while not self._stopping.wait(_TICK_S):
+            if (time.monotonic() - self._last_tick) * 1000 < STALL_MS:
+                continue
+            frame = sys._current_frames().get(loop_thread)
+            if frame is not None:
+                summary = traceback.extract_stack(frame, limit=_STACK_DEPTH)
+                stack = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(summary)
+                )
+                self.stall_stacks[stack] += 1
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":

@@ -1,5 +1,6 @@
 """Sessions: creation at sign-in, authentication of tokens, listing and revocation."""
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -116,10 +117,11 @@ class SessionService:
         of an enabled account (open sockets are checked against this)."""
         now = self._clock.now()
         live: set[str] = set()
-        async with self._db.read() as conn:
-            for start in range(0, len(session_ids), _LIVE_CHUNK):
-                chunk = session_ids[start : start + _LIVE_CHUNK]
-                live |= await repo.live_ids(conn, chunk, now=now)
+        for start in range(0, len(session_ids), _LIVE_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # let sockets be served between chunks
+            async with self._db.read() as conn:
+                live |= await repo.live_ids(conn, session_ids[start : start + _LIVE_CHUNK], now=now)
         return live
 
     async def revoke(self, *, user_id: str, session_id: str) -> None:

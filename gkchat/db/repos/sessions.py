@@ -1,11 +1,13 @@
 """Sessions: one row per login, found by the SHA-256 of its token."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, Select, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gkchat.db.engine import ids_in, ids_value
 from gkchat.db.tables import sessions, users
 from gkchat.domain.models import Session, User
 
@@ -128,15 +130,22 @@ async def delete_expired(conn: AsyncConnection, *, now: datetime, idle_before: d
     return result.rowcount
 
 
-async def live_ids(conn: AsyncConnection, session_ids: list[str], *, now: datetime) -> set[str]:
-    """Those of ``session_ids`` that still exist, have not expired and whose user is enabled."""
-    query = (
+@functools.cache
+def _live_among(dialect: str) -> Select[Any]:
+    return (
         select(sessions.c.id)
         .join(users, users.c.id == sessions.c.user_id)
         .where(
-            sessions.c.id.in_(session_ids),
-            sessions.c.expires_at > now,
+            ids_in(dialect, sessions.c.id, "ids"),
+            sessions.c.expires_at > bindparam("now"),
             users.c.disabled.is_(False),
         )
     )
-    return set((await conn.scalars(query)).all())
+
+
+async def live_ids(conn: AsyncConnection, session_ids: list[str], *, now: datetime) -> set[str]:
+    """Those of ``session_ids`` that still exist, have not expired and whose user is enabled."""
+    dialect = conn.dialect.name
+    query = _live_among(dialect)
+    rows = await conn.scalars(query, {"ids": ids_value(dialect, session_ids), "now": now})
+    return set(rows.all())
