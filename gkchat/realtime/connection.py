@@ -40,6 +40,7 @@ CLOSE_TOO_SLOW = 1013
 _NO_POSITION = 0
 _LATEST = 2**62  # a catch-up to this position reads everything stored
 _CATCH_UP_PAGE = 500
+_CLOSE_TIMEOUT_S = 2.0  # for the close frame to leave; a peer that reads nothing is cut
 _OPENED = itertools.count()
 
 
@@ -217,7 +218,7 @@ class Connection:
     async def _close_socket(self, code: int, reason: str) -> None:
         if self.websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.websocket.close(code, reason), timeout=2)
+                await asyncio.wait_for(self.websocket.close(code, reason), _CLOSE_TIMEOUT_S)
                 return
         if self._reader is not None:
             self._reader_interrupted = True
