@@ -35,6 +35,9 @@ STALL_KEYS = (
     "loop_stalls_over_50ms",
     "gc_pause_max_ms",
     "gc_pauses_over_50ms",
+    "gc_pause_max_ms_by_generation",
+    "gc_collections",
+    "gc_slow",
     "stall_stacks",
 )
 

@@ -26,7 +26,7 @@ from gkchat.api.routes import (
 )
 from gkchat.api.webclient import install_web_client
 from gkchat.clock import Clock, SystemClock
-from gkchat.collector import freeze_survivors
+from gkchat.collector import collect_on_a_timer, freeze_survivors, stop_freezing
 from gkchat.config import Settings
 from gkchat.db.migrate import upgrade
 from gkchat.diagnostics import Diagnostics
@@ -44,7 +44,7 @@ class GKChatApp(FastAPI):
     An open socket keeps its whole call chain alive for as long as it stays open. Through
     FastAPI's middleware and router that chain held 34 coroutines, 3 exit stacks and about 205
     objects that every full garbage collection walks; called from here, a socket holds about
-    70 (``python -m bench.socket_cost``). No middleware applies to sockets: body limits and
+    89 (``python -m bench.socket_cost``). No middleware applies to sockets: body limits and
     error pages are HTTP's.
     """
 
@@ -63,7 +63,11 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, manage_gc: bool = False
+) -> FastAPI:
+    """The app and every service it needs. ``manage_gc`` (a server process of its own: not
+    tests sharing one) applies the collector policy of gkchat/collector.py while it runs."""
     settings = settings or Settings()
     services = Services.build(settings, clock or SystemClock())
     monitor = (
@@ -75,6 +79,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await upgrade(services.db)
         await services.start()
         maintenance = asyncio.create_task(run_maintenance(services), name="gkchat-maintenance")
+        collector = None
+        if manage_gc:
+            freeze_survivors()
+            collector = asyncio.create_task(collect_on_a_timer(), name="gkchat-collector")
         if monitor is not None:
             monitor.start()
         try:
@@ -82,9 +90,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             if monitor is not None:
                 await monitor.stop()
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (maintenance, collector):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if manage_gc:
+                stop_freezing()
             await services.close()
 
     app = GKChatApp(
@@ -120,14 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment.
-
-    What start-up built (modules, routes, schemas) lives as long as the process; with
-    ``GKCHAT_GC_FREEZE`` (the default) it and every full collection's survivors are frozen out
-    of later collections (gkchat/collector.py).
-    """
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment,
+    and the collector policy unless ``GKCHAT_GC_FREEZE=off``."""
     settings = Settings()
-    app = create_app(settings)
-    if settings.gc_freeze:
-        freeze_survivors()
-    return app
+    return create_app(settings, manage_gc=settings.gc_freeze)

@@ -25,6 +25,8 @@ STALL_MS = 50.0
 _TICK_S = 0.01
 _STACK_DEPTH = 12
 _STACKS_SHOWN = 5
+_SLOW_GC_MS = 20.0
+_SLOW_GC_KEPT = 10
 
 
 @dataclass
@@ -50,6 +52,10 @@ class Diagnostics:
     loop: _Pauses = field(default_factory=_Pauses)
     gc: _Pauses = field(default_factory=_Pauses)
     gc_by_generation: list[int] = field(default_factory=lambda: [0, 0, 0])
+    gc_max_ms_by_generation: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    gc_slow: collections.deque[dict[str, Any]] = field(
+        default_factory=lambda: collections.deque(maxlen=_SLOW_GC_KEPT)
+    )
     since: float = field(default_factory=time.monotonic)
     stall_stacks: collections.Counter[str] = field(default_factory=collections.Counter)
     _task: asyncio.Task[None] | None = None
@@ -83,6 +89,8 @@ class Diagnostics:
         """Zero the counters, e.g. between the steps of a benchmark."""
         self.loop, self.gc = _Pauses(), _Pauses()
         self.gc_by_generation = [0, 0, 0]
+        self.gc_max_ms_by_generation = [0.0, 0.0, 0.0]
+        self.gc_slow.clear()
         self.stall_stacks = collections.Counter()
         self.since = time.monotonic()
 
@@ -95,6 +103,10 @@ class Diagnostics:
             "gc_pauses_over_50ms": self.gc.over,
             "gc_pause_total_ms": round(self.gc.total_ms, 3),
             "gc_collections": {str(g): n for g, n in enumerate(self.gc_by_generation)},
+            "gc_slow": list(self.gc_slow),
+            "gc_pause_max_ms_by_generation": {
+                str(g): round(ms, 3) for g, ms in enumerate(self.gc_max_ms_by_generation)
+            },
             "gc_frozen": gc.get_freeze_count(),  # a list walk: some ms at 10,000 sockets
             "rss_bytes": _rss_bytes(),
             "open_fds": _open_fds(),
@@ -131,11 +143,23 @@ class Diagnostics:
         if phase == "start":
             self._gc_started = time.perf_counter()
         elif self._gc_started is not None:
-            self.gc.add((time.perf_counter() - self._gc_started) * 1000)
+            ms = (time.perf_counter() - self._gc_started) * 1000
+            self.gc.add(ms)
             self._gc_started = None
             generation = int(info.get("generation", 0))
             if 0 <= generation < len(self.gc_by_generation):
                 self.gc_by_generation[generation] += 1
+                worst = self.gc_max_ms_by_generation
+                worst[generation] = max(worst[generation], ms)
+            if ms > _SLOW_GC_MS:
+                self.gc_slow.append(
+                    {
+                        "ms": round(ms, 3),
+                        "generation": generation,
+                        "collected": info.get("collected"),
+                        "thread": threading.current_thread().name,
+                    }
+                )
 
 
 def _rss_bytes() -> int:

@@ -88,6 +88,12 @@ def soak_once(
                     "ack_p99_ms": step["ack_ms"].get("p99"),
                     "undelivered": step["undelivered"],
                     "errors": step["errors"],
+                    "loop_stall_max_ms": step.get("loop_stall_max_ms"),
+                    "gc_pause_max_ms": step.get("gc_pause_max_ms"),
+                    "gc_pause_max_ms_by_generation": step.get("gc_pause_max_ms_by_generation"),
+                    "gc_collections": step.get("gc_collections"),
+                    "gc_slow": step.get("gc_slow"),
+                    "stall_stacks": step.get("stall_stacks"),
                 }
             )
     fds1, rss1, settle_s = _settle(server, fds0)
@@ -198,6 +204,7 @@ def tables(result: Result) -> list[Table]:
             str(w["fds"]),
             str(w["undelivered"]),
             str(w["errors"]),
+            f"{fmt(w.get('loop_stall_max_ms'))} / {fmt(w.get('gc_pause_max_ms'))}",
         ]
         for i, w in enumerate(run["windows"])
     ]
@@ -205,7 +212,16 @@ def tables(result: Result) -> list[Table]:
         ("Soak", ["figure", "value"], summary),
         (
             "Windows of the first run",
-            ["window", "delivery p99 ms", "ack p99 ms", "RSS MiB", "fds", "undelivered", "errors"],
+            [
+                "window",
+                "delivery p99 ms",
+                "ack p99 ms",
+                "RSS MiB",
+                "fds",
+                "undelivered",
+                "errors",
+                "loop stall / GC pause max ms",
+            ],
             windows,
         ),
     ]

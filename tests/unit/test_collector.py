@@ -1,10 +1,13 @@
 """The collector policy: survivors of full collections are frozen out of later ones."""
 
+import asyncio
 import gc
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from gkchat import collector
 from gkchat.collector import freeze_survivors, stop_freezing
 
 
@@ -61,3 +64,28 @@ def test_stop_freezing_walks_everything_again() -> None:
     gc.collect()
 
     assert gc.get_freeze_count() == 0
+
+
+async def test_the_timer_collects_every_generation_on_its_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """collect_on_a_timer collects the young generation each tick, the middle one every
+    MIDDLE_EVERY ticks and the old one every OLD_EVERY, without any allocation pressure."""
+    monkeypatch.setattr(collector, "TICK_S", 0.005)
+    seen: list[int] = []
+
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(record)
+    timer = asyncio.create_task(collector.collect_on_a_timer())
+    try:
+        async with asyncio.timeout(2):
+            while 2 not in seen:
+                await asyncio.sleep(0.005)
+    finally:
+        timer.cancel()
+        gc.callbacks.remove(record)
+
+    assert {0, 1, 2} <= set(seen)
