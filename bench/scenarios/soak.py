@@ -70,6 +70,7 @@ def soak_once(
         connect_s = time.monotonic() - t0
         warm = load.step(duration=min(2.0, duration), rate=rate, drain=30)
     fds0, rss0, _ = _settle(server, None)
+    frozen0 = (server.diagnostics() or {}).get("gc_frozen")
 
     # Cycle 2: the soak. Its steps are numbered on from the warm-up's, so that no client_id
     # repeats one of cycle 1 (a repeat would be an idempotent retry, acked but not delivered).
@@ -131,6 +132,10 @@ def soak_once(
         "fds_growth": fds1 - fds0,
         "settle_s": settle_s,
         "server_connections_end": diagnostics.get("connections"),
+        # Objects frozen out of collection (GKCHAT_GC_FREEZE): back near the baseline once the
+        # sockets close, or frozen garbage is piling up.
+        "gc_frozen_baseline": frozen0,
+        "gc_frozen_end": diagnostics.get("gc_frozen"),
         "server_cpu_ms_per_message": round(
             sum(s["server_cpu_s"] for s in steps) / max(1, sum(s["acked"] for s in steps)) * 1000,
             4,
@@ -163,7 +168,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
 
 def _cells(m: dict[str, Any], *keys: str) -> str:
-    return ", ".join(fmt(m[key]) for key in keys)
+    return ", ".join(fmt(m.get(key)) for key in keys)
 
 
 def tables(result: Result) -> list[Table]:
@@ -192,6 +197,10 @@ def tables(result: Result) -> list[Table]:
             _cells(m, "fds_start", "fds_baseline", "fds_open", "fds_end", "fds_growth"),
         ],
         ["server CPU ms per message", fmt(m["server_cpu_ms_per_message"], 3)],
+        [
+            "objects frozen out of GC: baseline, end",
+            _cells(m, "gc_frozen_baseline", "gc_frozen_end"),
+        ],
         ["worst loop stall, GC pause ms", _cells(m, "loop_stall_max_ms", "gc_pause_max_ms")],
     ]
     run = result["runs"][0]

@@ -22,6 +22,7 @@ from gkchat.realtime.connection import Connection
 from gkchat.realtime.frames import event_frame, frame
 from gkchat.realtime.hub import Hub, HubMessage, Kind
 from gkchat.realtime.registry import ConnectionRegistry
+from gkchat.services.grouped_updates import GroupedUpdates
 from gkchat.services.views import timestamp
 
 log = logging.getLogger("gkchat.realtime")
@@ -46,6 +47,7 @@ class Gateway:
         self.presence = hub.presence(self.registry, timeout=presence_timeout)
         self._typing_interval = typing_interval.total_seconds()
         self._last_typing: dict[tuple[str, str], float] = defaultdict(float)
+        self._last_seen = GroupedUpdates(db, users_repo.set_last_seen)
         hub.on_resync(self.resync)
         self.presence.on_change(self._presence_changed)
 
@@ -129,9 +131,7 @@ class Gateway:
                 await self._went_offline(user_id)
 
     async def _went_offline(self, user_id: str) -> None:
-        now = self._clock.now()
-        async with self._db.write() as conn:
-            await users_repo.set_last_seen(conn, user_id, now)
+        await self._last_seen.put(user_id, self._clock.now())
         await self._announce(user_id, online=False)
 
     async def typing(self, *, sender_id: str, recipient_id: str) -> None:

@@ -15,6 +15,7 @@ from gkchat.domain.ids import is_valid_id, new_id
 from gkchat.domain.models import Session, User
 from gkchat.security.tokens import hash_token, new_token
 from gkchat.services.events import EventBus
+from gkchat.services.grouped_updates import GroupedUpdates
 
 # last_used_at is written at most this often per session, not on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -53,6 +54,7 @@ class SessionService:
         self._ttl = ttl
         self._idle_timeout = idle_timeout
         self._max_per_user = max_per_user
+        self._touches = GroupedUpdates(db, repo.touch)
 
     def expires_at(self, session: Session) -> datetime:
         """When the session dies if it is not used again: the hard limit or the idle limit."""
@@ -101,8 +103,7 @@ class SessionService:
                 "The session has expired; sign in again.", code="session_expired"
             )
         if now - session.last_used_at >= TOUCH_INTERVAL:
-            async with self._db.write() as conn:
-                await repo.touch(conn, session.id, now)
+            await self._touches.put(session.id, now)
             session = replace(session, last_used_at=now)
         return Authenticated(user=user, session=session)
 

@@ -80,10 +80,17 @@ async def list_for_user(conn: AsyncConnection, user_id: str) -> list[Session]:
     return [_session(row) for row in await conn.execute(query)]
 
 
-async def touch(conn: AsyncConnection, session_id: str, when: datetime) -> None:
-    await conn.execute(
-        update(sessions).where(sessions.c.id == session_id).values(last_used_at=when)
-    )
+_TOUCH = (
+    update(sessions)
+    .where(sessions.c.id == bindparam("b_id"))
+    .values(last_used_at=bindparam("b_at"))
+)
+
+
+async def touch(conn: AsyncConnection, used: dict[str, datetime]) -> None:
+    """Set each session's ``last_used_at``: ``{session_id: when}``, in one executemany."""
+    if used:
+        await conn.execute(_TOUCH, [{"b_id": s, "b_at": at} for s, at in used.items()])
 
 
 async def delete_session(conn: AsyncConnection, *, session_id: str, user_id: str) -> bool:

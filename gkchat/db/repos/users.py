@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -124,8 +124,15 @@ async def set_disabled(conn: AsyncConnection, user_id: str, *, disabled: bool) -
     await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
 
 
-async def set_last_seen(conn: AsyncConnection, user_id: str, at: datetime) -> None:
-    await conn.execute(update(users).where(users.c.id == user_id).values(last_seen_at=at))
+_SET_LAST_SEEN = (
+    update(users).where(users.c.id == bindparam("b_id")).values(last_seen_at=bindparam("b_at"))
+)
+
+
+async def set_last_seen(conn: AsyncConnection, seen: dict[str, datetime]) -> None:
+    """Set each user's ``last_seen_at``: ``{user_id: when}``, in one executemany."""
+    if seen:
+        await conn.execute(_SET_LAST_SEEN, [{"b_id": u, "b_at": at} for u, at in seen.items()])
 
 
 async def last_seen(conn: AsyncConnection, user_ids: list[str]) -> dict[str, datetime | None]:
