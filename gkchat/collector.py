@@ -21,9 +21,11 @@ Two things keep the pauses short:
   only what arrived since.
 
 The price: a reference cycle among frozen objects is not freed once it becomes garbage.
-GK-Chat's long-lived structures hold none, and ``gc_frozen`` in the diagnostics shows what the
-permanent generation holds (it falls as sockets close). ``GKCHAT_GC_FREEZE=off`` restores
-CPython's default.
+GK-Chat's long-lived structures hold none: with 10,000 sockets opened, frozen and closed, then
+everything thawed, a full collection finds 288 cyclic objects in all, and 2,700 tracked
+objects more than before (statement caches). ``gc_frozen`` in the diagnostics is not a leak
+gauge: frozen tuples and dicts that a collection would have stopped tracking stay counted.
+``GKCHAT_GC_FREEZE=off`` restores CPython's default.
 """
 
 import asyncio
