@@ -167,13 +167,13 @@ class Connection:
             return
         self.close_code = code
         self._closed = True
-        self._stop_timers()
+        self._stop_sending()
         self._closer = self._loop.create_task(self._close_socket(code, reason))
 
     async def stop(self) -> None:
         """Stop sending (the socket is gone or going)."""
         self._closed = True
-        self._stop_timers()
+        self._stop_sending()
         if self._closer is not None:
             # Let a close we started reach the peer before the endpoint returns.
             await self._closer
@@ -197,7 +197,7 @@ class Connection:
         if self._writer is None and self._started and self._queue:
             self._writer = self._loop.create_task(self._drain())
 
-    def _stop_timers(self) -> None:
+    def _stop_sending(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None

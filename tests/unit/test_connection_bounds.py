@@ -5,52 +5,19 @@ once the kernel buffers are full. (The same through a real server and TCP socket
 tests/ws/test_ws_delivery.py, the slow reader tests.)
 """
 
-import asyncio
-from typing import cast
-
-from starlette.websockets import WebSocket, WebSocketState
-
-from gkchat.domain.models import StreamEvent
 from gkchat.realtime.connection import CLOSE_TOO_SLOW, Connection
+from tests.support.fake_socket import FakeSocket, open_connection
 
 
-class StalledPeer:
-    """Stands in for the socket of a client that never reads: sends never complete."""
-
-    application_state = WebSocketState.CONNECTED
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.closed_with: int | None = None
-
-    async def send_text(self, _text: str) -> None:
-        self.sent += 1
-        await asyncio.Event().wait()
-
-    async def close(self, code: int, _reason: str = "") -> None:
-        self.closed_with = code
-
-
-async def no_catch_up(user_id: str, *, after: int, upto: int) -> list[StreamEvent]:
-    return []
-
-
-def connection(peer: StalledPeer, *, queue_size: int, queue_bytes: int) -> Connection:
-    conn = Connection(
-        cast(WebSocket, peer),
-        user_id="u",
-        session_id="s",
-        catch_up=no_catch_up,
-        queue_size=queue_size,
-        queue_bytes=queue_bytes,
-    )
+def connection(peer: FakeSocket, *, queue_size: int, queue_bytes: int) -> Connection:
+    conn = open_connection(peer, queue_size=queue_size, queue_bytes=queue_bytes)
     conn.start(0)
     return conn
 
 
 async def test_frames_beyond_the_byte_bound_close_the_socket_with_1013() -> None:
     """Pushing more than queue_bytes of frames to a stalled peer closes it with 1013."""
-    peer = StalledPeer()
+    peer = FakeSocket(reads=False)
     conn = connection(peer, queue_size=10_000, queue_bytes=64 * 1024)
     frame = "x" * 1000
     pushed = 0
@@ -66,7 +33,7 @@ async def test_frames_beyond_the_byte_bound_close_the_socket_with_1013() -> None
 
 async def test_frames_beyond_the_count_bound_close_the_socket_with_1013() -> None:
     """Pushing more than queue_size frames to a stalled peer closes it with 1013."""
-    peer = StalledPeer()
+    peer = FakeSocket(reads=False)
     conn = connection(peer, queue_size=16, queue_bytes=4 * 1024 * 1024)
     for i in range(40):
         conn.push_event(i + 1, "{}")
@@ -77,7 +44,7 @@ async def test_frames_beyond_the_count_bound_close_the_socket_with_1013() -> Non
 
 async def test_a_closed_connection_queues_nothing_more() -> None:
     """After the close, pushes are dropped: the queue never grows past its bound."""
-    peer = StalledPeer()
+    peer = FakeSocket(reads=False)
     conn = connection(peer, queue_size=16, queue_bytes=64 * 1024)
     for _ in range(10_000):
         conn.push_frame("y" * 100)

@@ -1,55 +1,13 @@
 """One socket's tasks and timers: none while idle, the idle timeout, closes that cannot go."""
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from starlette.types import Message
-from starlette.websockets import WebSocket, WebSocketState
 
-from gkchat.domain.models import StreamEvent
 from gkchat.realtime import connection as connection_module
-from gkchat.realtime.connection import CLOSE_IDLE, Connection
-
-
-class Peer:
-    """Stands in for a client's socket; ``stalled`` makes every send block forever."""
-
-    application_state = WebSocketState.CONNECTED
-
-    def __init__(self, *, stalled: bool = False) -> None:
-        self.stalled = stalled
-        self.sent: list[str] = []
-        self.closed_with: int | None = None
-
-    async def send_text(self, text: str) -> None:
-        if self.stalled:
-            await asyncio.Event().wait()
-        self.sent.append(text)
-
-    async def close(self, code: int, _reason: str = "") -> None:
-        if self.stalled:
-            await asyncio.Event().wait()
-        self.closed_with = code
-
-    async def receive(self) -> Message:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-
-async def no_catch_up(user_id: str, *, after: int, upto: int) -> list[StreamEvent]:
-    return []
-
-
-def open_connection(peer: Peer) -> Connection:
-    return Connection(
-        cast(WebSocket, peer),
-        user_id="u",
-        session_id="s",
-        catch_up=no_catch_up,
-        queue_size=64,
-        queue_bytes=64 * 1024,
-    )
+from gkchat.realtime.connection import CLOSE_IDLE
+from tests.support.fake_socket import FakeSocket, open_connection
 
 
 async def settle() -> None:
@@ -63,7 +21,7 @@ def writer_tasks() -> list[asyncio.Task[Any]]:
 
 async def test_frames_pushed_before_start_go_first_and_in_order() -> None:
     """What is queued before start (the ready frame) is sent first, then later pushes."""
-    peer = Peer()
+    peer = FakeSocket()
     conn = open_connection(peer)
     conn.push_frame("ready")
     await settle()
@@ -78,7 +36,7 @@ async def test_frames_pushed_before_start_go_first_and_in_order() -> None:
 
 async def test_an_idle_connection_has_no_writer_task() -> None:
     """The writer task exists while frames wait and ends once they are sent."""
-    peer = Peer()
+    peer = FakeSocket()
     conn = open_connection(peer)
     conn.start(0)
     assert writer_tasks() == []
@@ -93,7 +51,7 @@ async def test_an_idle_connection_has_no_writer_task() -> None:
 
 async def test_silence_past_the_idle_timeout_closes_with_1001() -> None:
     """No frame from the peer for the idle timeout: the socket is closed with 1001."""
-    peer = Peer()
+    peer = FakeSocket()
     conn = open_connection(peer)
     conn.watch_idle(0.05)
     await asyncio.sleep(0.15)
@@ -104,7 +62,7 @@ async def test_silence_past_the_idle_timeout_closes_with_1001() -> None:
 
 async def test_each_frame_heard_restarts_the_idle_timeout() -> None:
     """A peer that keeps talking, each time within the timeout, is never closed for it."""
-    conn = open_connection(Peer())
+    conn = open_connection(FakeSocket())
     conn.watch_idle(0.08)
     for _ in range(6):
         await asyncio.sleep(0.03)
@@ -120,12 +78,16 @@ async def test_a_close_that_cannot_reach_the_peer_ends_the_receive(
     """When the close frame cannot go (the peer reads nothing), a waiting receive returns
     a disconnect instead of waiting for a frame that will never come."""
     monkeypatch.setattr(connection_module, "_CLOSE_TIMEOUT_S", 0.05)
-    conn = open_connection(Peer(stalled=True))
+    conn = open_connection(FakeSocket(reads=False, close_blocks=True))
     receiving = asyncio.create_task(conn.receive())
     await settle()
 
     conn.close(1013, "too slow")
-    message = await asyncio.wait_for(receiving, 1)
+    # asyncio.wait, not wait_for: a timeout must not cancel the receive and so end it itself.
+    done, _ = await asyncio.wait({receiving}, timeout=1)
+
+    assert receiving in done, "the receive still waits for a frame"
+    message = receiving.result()
 
     assert message == {"type": "websocket.disconnect", "code": 1013}
     assert not receiving.cancelled()
@@ -133,7 +95,7 @@ async def test_a_close_that_cannot_reach_the_peer_ends_the_receive(
 
 async def test_a_cancel_from_elsewhere_still_cancels_the_receive() -> None:
     """Only the connection's own interrupt becomes a disconnect; other cancels propagate."""
-    conn = open_connection(Peer())
+    conn = open_connection(FakeSocket())
     receiving = asyncio.create_task(conn.receive())
     await settle()
 
