@@ -4,7 +4,8 @@ Stored stream events and live WebSocket frames are built from these, and the RES
 use the same functions, so an object looks the same wherever a client meets it.
 """
 
-from datetime import datetime
+import functools
+from datetime import datetime, timedelta
 from typing import Any
 
 from gkchat.domain import events
@@ -16,6 +17,13 @@ JSON = dict[str, Any]
 def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
+    return _iso(value, value.utcoffset())
+
+
+@functools.lru_cache(maxsize=256)
+def _iso(value: datetime, offset: timedelta | None) -> str:
+    """Cached, since the messages and events written together share one timestamp. The offset
+    is part of the key: equal instants in other zones compare equal but print differently."""
     return value.isoformat().replace("+00:00", "Z")
 
 

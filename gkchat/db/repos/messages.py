@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gkchat.db.bulk import BulkInsert
 from gkchat.db.engine import Database, pairs_in, pairs_value, upsertable_insert
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
@@ -145,28 +146,40 @@ async def advance_conversations(
     return first
 
 
+_INSERT_MESSAGES = BulkInsert(
+    messages,
+    (
+        "id",
+        "user_id1",
+        "user_id2",
+        "seq",
+        "sender_id",
+        "recipient_id",
+        "content",
+        "client_id",
+        "created_at",
+    ),
+)
+
+
 async def insert_messages(conn: AsyncConnection, batch: Sequence[Message]) -> None:
-    if not batch:
-        return
     rows = []
     for m in batch:
         low, high = ordered(m.sender_id, m.recipient_id)
         rows.append(
-            {
-                "id": m.id,
-                "user_id1": low,
-                "user_id2": high,
-                "seq": m.seq,
-                "sender_id": m.sender_id,
-                "recipient_id": m.recipient_id,
-                "content": m.content,
-                "client_id": m.client_id,
-                "created_at": m.created_at,
-                "edited_at": None,
-                "deleted_at": None,
-            }
+            (
+                m.id,
+                low,
+                high,
+                m.seq,
+                m.sender_id,
+                m.recipient_id,
+                m.content,
+                m.client_id,
+                m.created_at,
+            )
         )
-    await conn.execute(messages.insert(), rows)
+    await _INSERT_MESSAGES.execute(conn, rows)
 
 
 async def history(

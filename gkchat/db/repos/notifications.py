@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.engine import Database, pairs_in, pairs_value
+from gkchat.db.bulk import BulkInsert
+from gkchat.db.engine import Database, ids_in, ids_value, pairs_in, pairs_value
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
 from gkchat.domain.pagination import Position
@@ -44,24 +45,17 @@ async def insert(conn: AsyncConnection, notification: Notification) -> None:
     await insert_all(conn, [notification])
 
 
+_INSERT = BulkInsert(
+    n, ("id", "user_id", "type", "reference_id", "content", "created_at", "actor_id", "count")
+)
+
+
 async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None:
-    if not created:
-        return
     rows = [
-        {
-            "id": x.id,
-            "user_id": x.user_id,
-            "type": x.type,
-            "reference_id": x.reference_id,
-            "content": x.content,
-            "created_at": x.created_at,
-            "read_at": None,
-            "actor_id": x.actor_id,
-            "count": x.count,
-        }
+        (x.id, x.user_id, x.type, x.reference_id, x.content, x.created_at, x.actor_id, x.count)
         for x in created
     ]
-    await conn.execute(n.insert(), rows)
+    await _INSERT.execute(conn, rows)
 
 
 @functools.cache
@@ -169,11 +163,17 @@ async def delete_read_before(conn: AsyncConnection, before: datetime) -> int:
     return result.rowcount
 
 
+@functools.cache
+def _usernames(dialect: str) -> Select[Any]:
+    return select(users.c.id, users.c.username).where(ids_in(dialect, users.c.id, "ids"))
+
+
 async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    query = select(users.c.id, users.c.username).where(users.c.id.in_(sorted(ids)))
-    return {row.id: row.username for row in await conn.execute(query)}
+    dialect = conn.dialect.name
+    rows = await conn.execute(_usernames(dialect), {"ids": ids_value(dialect, sorted(ids))})
+    return {row.id: row.username for row in rows}
 
 
 # Mutes

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gkchat.db.bulk import BulkInsert
 from gkchat.db.engine import Database, upsertable_insert
 from gkchat.db.tables import events, stream_heads
 from gkchat.domain.models import StreamEvent
@@ -41,19 +42,13 @@ async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) 
     return {row.user_id: int(row.seq) - counts[row.user_id] + 1 for row in result}
 
 
+_INSERT_EVENTS = BulkInsert(events, ("user_id", "seq", "type", "data", "created_at"))
+
+
 async def insert_events(conn: AsyncConnection, rows: Iterable[StreamEvent], at: datetime) -> None:
-    values = [
-        {
-            "user_id": e.user_id,
-            "seq": e.seq,
-            "type": e.type,
-            "data": orjson.dumps(e.data).decode(),
-            "created_at": at,
-        }
-        for e in rows
-    ]
-    if values:
-        await conn.execute(events.insert(), values)
+    await _INSERT_EVENTS.execute(
+        conn, [(e.user_id, e.seq, e.type, orjson.dumps(e.data).decode(), at) for e in rows]
+    )
 
 
 async def head(conn: AsyncConnection, user_id: str) -> int:
