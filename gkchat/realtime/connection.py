@@ -41,6 +41,7 @@ _NO_POSITION = 0
 _LATEST = 2**62  # a catch-up to this position reads everything stored
 _CATCH_UP_PAGE = 500
 _CLOSE_TIMEOUT_S = 2.0  # for the close frame to leave; a peer that reads nothing is cut
+_FRAMES_PER_TURN = 64  # frames one writer sends before it lets the loop serve others
 _OPENED = itertools.count()
 
 
@@ -227,10 +228,16 @@ class Connection:
     async def _drain(self) -> None:
         """Send what is queued, then end (the next push starts a new writer)."""
         try:
+            sent = 0
             while self._queue:
                 seq, text = self._queue.popleft()
                 self._queued_bytes -= len(text) if text is not None else 0
                 await self._send(seq, text)
+                sent += 1
+                if sent % _FRAMES_PER_TURN == 0:
+                    # A send never waits while the transport takes data: without a pause,
+                    # a long queue would hold the event loop until it is empty.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -263,3 +270,4 @@ class Connection:
             for event in events:
                 await self.websocket.send_text(event_frame(event))
                 self.last_seq = event.seq
+            await asyncio.sleep(0)  # a page of frames at a time, as in _drain

@@ -6,8 +6,14 @@ their own events, and every kept event is recorded in its audience's streams, in
 transaction; after the commit, the recorded entries are published for live delivery and the
 after-commit handlers see the domain events. Nothing is announced for a change that did not
 commit, and nothing committed lacks its stream entries.
+
+SQLite statements run on the event loop (``db.sqlite_driver``), so a write of hundreds of
+messages would hold the loop for tens of milliseconds. The transaction lets the loop serve
+sockets between its steps (the caller's statements, each deriver, the stream entries), which
+keeps every stall to one step's length.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -62,7 +68,9 @@ class EventBus:
             tx = Transaction(conn)
             yield tx
             for derive in self._derivers:
+                await asyncio.sleep(0)
                 tx.events += await derive(conn, list(tx.events))
+            await asyncio.sleep(0)
             recorded = await self._stream.record(conn, tx.events)
         await self.announce(tx.events, recorded)
 

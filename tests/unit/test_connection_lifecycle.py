@@ -49,6 +49,25 @@ async def test_an_idle_connection_has_no_writer_task() -> None:
     assert writer_tasks() == []
 
 
+async def test_a_long_queue_lets_other_tasks_run_between_its_sends() -> None:
+    """A writer with hundreds of frames to send pauses every few dozen, so that one busy
+    socket cannot hold the event loop until its queue is empty."""
+    peer = FakeSocket()
+    conn = open_connection(peer, queue_size=1000)
+    conn.start(0)
+    for n in range(300):
+        conn.push_frame(str(n))
+    seen_by_another_task = asyncio.create_task(asyncio.sleep(0, result=None))
+    sent_when_it_ran: list[int] = []
+    seen_by_another_task.add_done_callback(lambda _: sent_when_it_ran.append(len(peer.sent)))
+    await settle()
+    while writer_tasks():
+        await asyncio.sleep(0)
+
+    assert 0 < sent_when_it_ran[0] < 300
+    assert peer.sent == [str(n) for n in range(300)]
+
+
 async def test_silence_past_the_idle_timeout_closes_with_1001() -> None:
     """No frame from the peer for the idle timeout: the socket is closed with 1001."""
     peer = FakeSocket()
