@@ -124,7 +124,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         log_config=_log_config(settings.log_level),
-        **uvicorn_options(),
+        **uvicorn_options(ws_compression=settings.ws_compression),
     )
 
 

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     typing_interval: timedelta = timedelta(seconds=2)
     ws_max_connections_per_user: int = Field(default=50, ge=1)
     ws_session_check_interval: timedelta = timedelta(seconds=5)
+    ws_compression: bool = False
 
     diagnostics: bool = False
     gc_freeze: bool = True
