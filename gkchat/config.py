@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     sqlite_busy_timeout: timedelta = timedelta(seconds=10)
+    postgres_pool_size: int = Field(default=20, ge=1, le=1000)
 
     session_ttl: timedelta = timedelta(days=30)
     session_idle_timeout: timedelta = timedelta(days=7)

@@ -30,6 +30,7 @@ from gkchat.domain.errors import Unavailable
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds an SQLite writer waits for another process's lock
+DEFAULT_POSTGRES_POOL_SIZE = 20  # connections each process keeps to PostgreSQL
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 # PostgreSQL SQLSTATEs that say "not now" rather than "never": connection exceptions (08),
 # insufficient resources (53: too many connections, out of memory or disk) and the server
@@ -54,11 +55,18 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pool_size: int = DEFAULT_POSTGRES_POOL_SIZE,
     ) -> None:
         self.url: URL = normalise_url(url)
         self.dialect = self.url.get_backend_name()
-        self.engine: AsyncEngine = _create_engine(self.url, echo=echo, busy_timeout=busy_timeout)
+        self.engine: AsyncEngine = _create_engine(
+            self.url, echo=echo, busy_timeout=busy_timeout, pool_size=pool_size
+        )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -188,7 +196,7 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def _create_engine(url: URL, *, echo: bool, busy_timeout: float) -> AsyncEngine:
+def _create_engine(url: URL, *, echo: bool, busy_timeout: float, pool_size: int) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
         engine = create_async_engine(
@@ -200,8 +208,11 @@ def _create_engine(url: URL, *, echo: bool, busy_timeout: float) -> AsyncEngine:
         )
         _configure_sqlite(engine, busy_timeout_ms=max(1, round(busy_timeout * 1000)))
         return engine
+    # A fixed pool, no overflow: connections opened for a burst and closed after it cost a
+    # new PostgreSQL backend each time. With 10 + 10 overflow, `bench rest-messages` on
+    # PostgreSQL managed 577 msg/s in its closed loop; with 20 and none, 1,193.
     return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800
+        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_recycle=1800
     )
 
 

@@ -46,6 +46,7 @@ class Services:
         db = Database(
             settings.resolved_database_url,
             busy_timeout=settings.sqlite_busy_timeout.total_seconds(),
+            pool_size=settings.postgres_pool_size,
         )
         hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost,

@@ -191,7 +191,10 @@ def test_database_url_overrides_the_data_dir(monkeypatch: pytest.MonkeyPatch) ->
     assert settings().resolved_database_url == url
 
 
-@pytest.mark.parametrize(("variable", "value"), [("GKCHAT_PORT", "65536"), ("GKCHAT_WORKERS", "0")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("GKCHAT_PORT", "65536"), ("GKCHAT_WORKERS", "0"), ("GKCHAT_POSTGRES_POOL_SIZE", "0")],
+)
 def test_out_of_range_numbers_are_refused(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
