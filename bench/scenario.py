@@ -21,13 +21,11 @@ from bench.server import ScratchDatabase, Server
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of cells
 Result = dict[str, Any]
 
-BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history", "soak")
+BUILT_IN = ("connections", "ws_messages", "rest_messages", "auth", "history", "soak", "cluster")
 # Modules that may provide more scenarios: one whose source defines a module-level
 # ``SCENARIO = Scenario(...)`` is imported and registered; a missing one, or a plain script
-# that does not (and may run things when imported), is left alone. ``bench/cluster.py``
-# (cross-process scale-out with 2 and 4 workers, built on its own branch) plugs in here: it
-# would use ``Context.server(env={"GKCHAT_WORKERS": ..., "GKCHAT_HUB_URL": ...}, pin=False)``
-# and ``bench.messaging.MessageLoad`` for the load.
+# that does not (and may run things when imported), is left alone. (``bench/cluster.py``, the
+# stand-alone script that splits deliveries across and within workers, is such a script.)
 PLUGINS = ("bench.cluster",)
 
 

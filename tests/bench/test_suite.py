@@ -80,6 +80,14 @@ def check(result: dict[str, Any]) -> None:
             assert m[key]["undelivered"] == 0
             ordered(m[key]["delivery_ms"])
         assert isinstance(m["goal_met"], bool)
+    elif name == "cluster":
+        for workers in result["config"]["workers"]:
+            level = m[str(workers)]
+            for step in (level["light"], level["closed_loop"]):
+                assert step["undelivered"] == 0
+                assert step["errors"] == 0
+                assert step["achieved_per_s"] > 0
+                ordered(step["delivery_ms"])
     elif name == "history":
         ordered(m["latest_page_ms"])
         assert set(m["pages_ms"]) == {str(d) for d in result["config"]["depths"]}
@@ -126,3 +134,14 @@ def test_messages_and_history_on_postgres(tmp_path: Path) -> None:
         clean(tmp_path)
     for name in ("ws-messages", "history"):
         check(read(tmp_path, name, "postgres"))
+
+
+@pytest.mark.postgres
+def test_cluster_on_postgres_and_redis(tmp_path: Path) -> None:
+    """Two workers on PostgreSQL and the Redis hub carry every message between their sockets."""
+    url = os.environ.get("GKCHAT_TEST_POSTGRES_URL")
+    redis_url = os.environ.get("GKCHAT_TEST_REDIS_URL")
+    if not url or not redis_url:
+        pytest.skip("the cluster scenario needs GKCHAT_TEST_POSTGRES_URL and GKCHAT_TEST_REDIS_URL")
+    run_bench(tmp_path, "cluster", "--database-url", url, "--redis-url", redis_url)
+    check(read(tmp_path, "cluster", "postgres"))
