@@ -43,7 +43,11 @@ class _Compiled:
 
 
 class BulkInsert:
-    """``INSERT INTO table (columns) VALUES (...)`` for rows given as tuples in that order."""
+    """``INSERT INTO table (columns) VALUES (...)`` for rows given as tuples in that order.
+
+    Values of columns with a bind processor (times, on either database) are memoised per
+    batch, so they must be hashable; every column GK-Chat writes this way is.
+    """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         unknown = [name for name in columns if name not in table.c]
