@@ -10,7 +10,7 @@ import pytest
 from gkchat.client import Client
 from tests.support.cluster import Accounts, of_type
 from tests.support.process import ServerProcess, clean_environment
-from tests.support.redis import isolated, shared_redis_url
+from tests.support.redis import forget, isolated, shared_redis_url
 from tests.support.sdk import next_event, user_id
 
 PAIRS = 4
@@ -20,10 +20,11 @@ MESSAGES = 25
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory = tmp_path_factory.mktemp("workers")
+    hub_url = isolated(shared_redis_url())
     env = clean_environment(
         GKCHAT_DATA_DIR=str(directory / "data"),
         GKCHAT_RATE_LIMITS="off",
-        GKCHAT_HUB_URL=isolated(shared_redis_url()),
+        GKCHAT_HUB_URL=hub_url,
     )
     server = ServerProcess("sqlite", env, directory, ("--workers", "2"))
     server.start()
@@ -31,6 +32,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
         yield server
     finally:
         server.stop()
+        forget(hub_url)
 
 
 async def test_concurrent_sends_through_two_workers_are_all_stored(

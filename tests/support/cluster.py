@@ -2,6 +2,7 @@
 and SDK clients signed in through whichever node a test picks."""
 
 import asyncio
+import contextlib
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -9,11 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from gkchat.client import Client, Event, RealtimeConnection
 from tests.support import databases
 from tests.support.process import ServerProcess, clean_environment
-from tests.support.redis import isolated
+from tests.support.redis import forget, isolated
 from tests.support.sdk import DEADLINE, PASSWORD, befriend, username
 
 
@@ -33,9 +35,10 @@ def cluster(
     if admin_url is None:
         pytest.skip(f"cluster tests need {databases.POSTGRES_ENV}=postgresql://user@host/db")
     name = f"{databases.scratch_name('cluster', worker_id)}_{secrets.token_hex(3)}"
+    hub_url = isolated(redis_url)
     env = clean_environment(
         GKCHAT_DATABASE_URL=asyncio.run(databases.create_postgres_database(admin_url, name)),
-        GKCHAT_HUB_URL=isolated(redis_url),
+        GKCHAT_HUB_URL=hub_url,
         GKCHAT_RATE_LIMITS="off",
         **{f"GKCHAT_{key.upper()}": value for key, value in settings.items()},
     )
@@ -51,6 +54,8 @@ def cluster(
         for server in servers:
             server.stop()
         asyncio.run(databases.drop_postgres_database(admin_url, name))
+        with contextlib.suppress(redis.RedisError):  # a test may have stopped this Redis
+            forget(hub_url)
 
 
 class Accounts:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from gkchat.realtime.redis_names import split_hub_url
 from tests.support.databases import REDIS_ENV, redis_test_url
 from tests.support.process import free_port
 
@@ -34,6 +35,19 @@ def isolated(url: str) -> str:
     (a node of another test run must not sweep this run's nodes, nor the other way round)."""
     separator = "&" if "?" in url else "?"
     return f"{url}{separator}prefix=test-{secrets.token_hex(6)}"
+
+
+def forget(hub_url: str) -> None:
+    """Delete every key under ``hub_url``'s prefix: what nodes killed with SIGKILL left (their
+    presence sets have no expiry, since a live node would sweep them)."""
+    url, names = split_hub_url(hub_url)
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{names.prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 class RedisServer:
