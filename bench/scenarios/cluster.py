@@ -119,7 +119,7 @@ def tables(result: Result) -> list[Table]:
         closed, light = level["closed_loop"], level["light"]
         rows.append(
             [
-                f"{workers} ({'memory' if workers == 1 else 'redis'})",
+                f"{workers} ({level['hub']})",
                 fmt(closed["achieved_per_s"], 0),
                 _pair(closed["delivery_ms"]),
                 _pair(light["delivery_ms"]),

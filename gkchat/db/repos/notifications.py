@@ -172,7 +172,7 @@ async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     dialect = conn.dialect.name
-    rows = await conn.execute(_usernames(dialect), {"ids": ids_value(dialect, sorted(ids))})
+    rows = await conn.execute(_usernames(dialect), {"ids": ids_value(dialect, ids)})
     return {row.id: row.username for row in rows}
 
 
