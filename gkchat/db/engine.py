@@ -205,6 +205,7 @@ def _create_engine(url: URL, *, echo: bool, busy_timeout: float, pool_size: int)
             pool_size=8,
             max_overflow=0,
             async_creator=sqlite_driver.connector(url.database),
+            module=sqlite_driver.dbapi(),
         )
         _configure_sqlite(engine, busy_timeout_ms=max(1, round(busy_timeout * 1000)))
         return engine

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from gkchat.db.engine import Database, pairs_in, pairs_value
 from gkchat.db.tables import mutes
@@ -105,3 +106,23 @@ async def test_pairs_in_searches_the_index(db: Database) -> None:
         details = [row[-1] for row in plan]
     assert any(d.startswith("SEARCH mutes USING") for d in details), details
     assert not any(d.startswith("SCAN mutes") for d in details), details
+
+
+async def test_a_failing_statement_raises_the_database_error_and_rolls_back(db: Database) -> None:
+    """An inline statement that breaks a constraint raises IntegrityError, the transaction
+    rolls back, and the pooled connection serves the next write."""
+    async with db.write() as conn:
+        await conn.execute(text("CREATE TABLE notes (body TEXT UNIQUE)"))
+
+    async def insert_twice() -> None:
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO notes VALUES ('once')"))
+            await conn.execute(text("INSERT INTO notes VALUES ('once')"))
+
+    with pytest.raises(IntegrityError):
+        await insert_twice()
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO notes VALUES ('again')"))
+    async with db.read() as conn:
+        rows = (await conn.execute(text("SELECT body FROM notes"))).scalars().all()
+    assert rows == ["again"]
