@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from gkchat.domain.models import StreamEvent
 from gkchat.realtime.frames import event_frame
+from gkchat.realtime.socket_writes import coalesced_writer
 
 log = logging.getLogger("gkchat.ws")
 
@@ -228,16 +229,18 @@ class Connection:
     async def _drain(self) -> None:
         """Send what is queued, then end (the next push starts a new writer)."""
         try:
-            sent = 0
             while self._queue:
-                seq, text = self._queue.popleft()
-                self._queued_bytes -= len(text) if text is not None else 0
-                await self._send(seq, text)
-                sent += 1
-                if sent % _FRAMES_PER_TURN == 0:
-                    # A send never waits while the transport takes data: without a pause,
-                    # a long queue would hold the event loop until it is empty.
-                    await asyncio.sleep(0)
+                texts = self._ready_texts()
+                if texts:
+                    await self._send_texts(texts)
+                    if len(texts) == _FRAMES_PER_TURN:
+                        # A send never waits while the transport takes data: without a pause,
+                        # a long queue would hold the event loop until it is empty.
+                        await asyncio.sleep(0)
+                else:  # the head of the queue needs stored events first
+                    seq, text = self._queue.popleft()
+                    self._queued_bytes -= len(text) if text is not None else 0
+                    await self._send(seq, text)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -247,6 +250,32 @@ class Connection:
         finally:
             if self._writer is asyncio.current_task():
                 self._writer = None
+
+    def _ready_texts(self) -> list[str]:
+        """Take the frames at the head of the queue that need no catch-up (at most
+        ``_FRAMES_PER_TURN``), dropping events already sent."""
+        texts: list[str] = []
+        queue = self._queue
+        while queue and len(texts) < _FRAMES_PER_TURN:
+            seq, text = queue[0]
+            if text is None or (seq != _NO_POSITION and seq > self.last_seq + 1):
+                break
+            queue.popleft()
+            self._queued_bytes -= len(text)
+            if seq == _NO_POSITION:
+                texts.append(text)
+            elif seq > self.last_seq:
+                texts.append(text)
+                self.last_seq = seq
+        return texts
+
+    async def _send_texts(self, texts: list[str]) -> None:
+        write = coalesced_writer(self.websocket) if len(texts) > 1 else None
+        if write is not None:
+            write(texts)
+            return
+        for text in texts:
+            await self.websocket.send_text(text)
 
     async def _send(self, seq: int, text: str | None) -> None:
         if seq == _NO_POSITION:

@@ -402,6 +402,13 @@ async def test_a_user_fuzzed_off_their_socket_still_chats_on_a_new_one(
 
 def first_frame_outcome(attack: Attack) -> int:
     """The close code an unauthenticated socket gets after this first frame."""
+    payload = (
+        attack.payload.encode("utf-8", "surrogatepass")
+        if isinstance(attack.payload, str)
+        else attack.payload
+    )
+    if len(payload) > MAX_FRAME_BYTES:  # refused by the protocol before it is even decoded
+        return CLOSE_TOO_BIG
     if attack.text and isinstance(attack.payload, bytes):
         return CLOSE_INVALID_UTF8
     return CLOSE_UNAUTHENTICATED
@@ -423,7 +430,7 @@ async def test_fuzzed_first_frames_never_sign_a_socket_in(
     server: RunningServer, users: UserFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Any first frame but an auth frame with a live token closes the socket with 4401 (1007
-    for text that is not UTF-8) before a single frame is sent to it."""
+    for text that is not UTF-8, 1009 over 64 KiB) before a single frame is sent to it."""
     someone = await users.register()
     cast = Cast(attacker=someone, friend_id=someone.id, stranger_id=someone.id)
     # Only an auth frame whose token is the live one signs in; a fuzzed token never is.

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gkchat.app import create_app
 from gkchat.config import Settings
+from gkchat.transport import uvicorn_options
 from tests.support.clock import FakeClock
 
 
@@ -40,9 +41,10 @@ async def running_server(settings: Settings, clock: FakeClock) -> AsyncIterator[
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", proxy_headers=False, access_log=False
-    )
+    # The protocols and limits ``gkchat serve`` runs with (the loop is the test's own).
+    options = uvicorn_options(ws_compression=settings.ws_compression)
+    options.pop("loop")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

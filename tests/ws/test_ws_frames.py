@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 
+from gkchat.realtime.socket_writes import coalesced_writer
 from tests.conftest import ServerStarter
 from tests.support.factories import UserFactory
 from tests.support.server import RunningServer
@@ -20,6 +21,7 @@ from tests.support.ws import (
     befriended,
     open_ws,
     send_rest,
+    wait_for_connections,
 )
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -322,3 +324,18 @@ async def test_idle_socket_is_closed_while_the_users_busy_socket_stays(
                 await asyncio.sleep(0.3)
             await closing
             assert await busy.ping() == []
+
+
+async def test_frames_queued_together_leave_in_one_socket_write_and_in_order(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """A served socket writes the frames waiting in its queue together, and in order."""
+    alice = await users.register()
+    async with open_ws(server, alice.token) as ws:
+        await wait_for_connections(server, alice.id, 1)
+        (connection,) = server.app.state.services.gateway.registry.connections_of(alice.id)
+        assert coalesced_writer(connection.websocket) is not None
+        for n in range(5):
+            connection.push_frame(json.dumps({"type": "test.frame", "data": {"n": n}}))
+        frames = [await ws.recv_json() for _ in range(5)]
+    assert [f["data"]["n"] for f in frames] == [0, 1, 2, 3, 4]
