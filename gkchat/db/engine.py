@@ -1,13 +1,13 @@
 """The database handle. Every difference between SQLite and PostgreSQL lives in this module."""
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -140,7 +140,7 @@ def pairs_in(
 def pairs_value(dialect: str, pairs: Iterable[tuple[str, str]]) -> str | list[tuple[str, str]]:
     """The parameter value for ``pairs_in``."""
     ordered_pairs = sorted(pairs)
-    return json.dumps(ordered_pairs) if dialect == "sqlite" else ordered_pairs
+    return orjson.dumps(ordered_pairs).decode() if dialect == "sqlite" else ordered_pairs
 
 
 def ids_in(dialect: str, column: ColumnElement[str], name: str) -> ColumnElement[bool]:
@@ -158,7 +158,7 @@ def ids_in(dialect: str, column: ColumnElement[str], name: str) -> ColumnElement
 
 def ids_value(dialect: str, ids: Iterable[str]) -> str | list[str]:
     """The parameter value for ``ids_in``."""
-    return json.dumps(list(ids)) if dialect == "sqlite" else list(ids)
+    return orjson.dumps(list(ids)).decode() if dialect == "sqlite" else list(ids)
 
 
 def normalise_url(url: str) -> URL:

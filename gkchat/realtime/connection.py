@@ -237,7 +237,7 @@ class Connection:
                         # A send never waits while the transport takes data: without a pause,
                         # a long queue would hold the event loop until it is empty.
                         await asyncio.sleep(0)
-                else:  # the head of the queue needs stored events first
+                elif self._queue:  # the head of the queue needs stored events first
                     seq, text = self._queue.popleft()
                     self._queued_bytes -= len(text) if text is not None else 0
                     await self._send(seq, text)
@@ -272,7 +272,7 @@ class Connection:
     async def _send_texts(self, texts: list[str]) -> None:
         write = coalesced_writer(self.websocket) if len(texts) > 1 else None
         if write is not None:
-            write(texts)
+            await write(texts)
             return
         for text in texts:
             await self.websocket.send_text(text)

@@ -5,15 +5,15 @@ a system call, plus the ASGI message and its checks, per frame. A message costs 
 (the sender's ack and ``message.created``, the recipient's ``message.created`` and
 notification), which arrive in a connection's queue together. ``coalesced_writer`` encodes
 them all with uvicorn's own WebSocket protocol object and hands them to the transport in one
-write.
+write. It waits for the transport to take data exactly as uvicorn's own send does.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-TextWriter = Callable[[Sequence[str]], None]
+TextWriter = Callable[[Sequence[str]], Awaitable[None]]
 
 
 def coalesced_writer(websocket: WebSocket) -> TextWriter | None:
@@ -24,8 +24,11 @@ def coalesced_writer(websocket: WebSocket) -> TextWriter | None:
     if not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
 
-    def write(texts: Sequence[str]) -> None:
-        if protocol.close_sent or protocol.transport.is_closing():
+    async def write(texts: Sequence[str]) -> None:
+        # Flow control as uvicorn's own send: wait while the transport's buffer is over its
+        # high-water mark, so a peer that stops reading fills its queue and is dropped.
+        await protocol.writable.wait()
+        if protocol.disconnected or protocol.close_sent or protocol.transport.is_closing():
             raise ConnectionError("the WebSocket is closing")
         conn = protocol.conn
         for text in texts:

@@ -122,3 +122,23 @@ async def test_a_cancel_from_elsewhere_still_cancels_the_receive() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await receiving
+
+
+async def test_events_already_sent_are_skipped_and_the_socket_stays_open() -> None:
+    """A hint repeating events the socket has had (a resync racing a publish) sends nothing
+    twice and does not end the connection."""
+    peer = FakeSocket()
+    conn = open_connection(peer)
+    conn.start(0)
+    conn.push_event(1, "one")
+    conn.push_event(2, "two")
+    await settle()
+
+    conn.push_event(1, "one")
+    conn.push_event(2, "two")
+    await settle()
+    conn.push_event(3, "three")
+    await settle()
+
+    assert peer.sent == ["one", "two", "three"]
+    assert not conn.closed
