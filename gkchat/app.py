@@ -114,14 +114,15 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix=API_PREFIX)
+    # Routes are matched in order, one regular expression after another: the busiest first.
     for module in (
-        auth,
-        me,
-        sessions,
-        users,
-        friends,
         messages,
         notifications,
+        friends,
+        me,
+        users,
+        sessions,
+        auth,
         health,
         diagnostics,
     ):

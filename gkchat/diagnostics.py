@@ -118,12 +118,13 @@ class Diagnostics:
         }
 
     async def _watch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            before = loop.time()
+            before = time.monotonic()
             await asyncio.sleep(_TICK_S)
-            self._last_tick = time.monotonic()
-            late = loop.time() - before - _TICK_S
+            now = self._last_tick = time.monotonic()
+            # A stall that began before a reset counts only from the reset: the request that
+            # resets may run before this tick sees the stall.
+            late = now - max(before, self.since) - _TICK_S
             self.loop.add(max(0.0, late) * 1000)
 
     def _sample_stalls(self, loop_thread: int) -> None:

@@ -1,4 +1,8 @@
-"""Typed dependencies: the services, the caller's session and the caller's address."""
+"""Typed dependencies: the services, the caller's session and the caller's address.
+
+Every dependency is ``async def``, even those that await nothing: FastAPI runs a plain ``def``
+dependency on its thread pool, a thread round trip per request for reading an attribute.
+"""
 
 from ipaddress import ip_address
 from typing import Annotated
@@ -14,7 +18,7 @@ from gkchat.services.sessions import Authenticated
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -67,7 +71,7 @@ async def authenticate(
 CurrentAuth = Annotated[Authenticated, Depends(authenticate)]
 
 
-def client_address(request: Request, services: ServicesDep) -> str | None:
+async def client_address(request: Request, services: ServicesDep) -> str | None:
     """The caller's IP: the peer, or the nearest untrusted X-Forwarded-For hop behind a proxy."""
     peer = request.client.host if request.client else None
     trusted = services.settings.trusted_proxies
@@ -101,7 +105,7 @@ def _is_in(address: str, networks: list) -> bool:  # type: ignore[type-arg]
 ClientAddress = Annotated[str | None, Depends(client_address)]
 
 
-def user_agent(request: Request) -> str | None:
+async def user_agent(request: Request) -> str | None:
     return request.headers.get("user-agent")
 
 

@@ -13,7 +13,7 @@ class PageParams(BaseModel):
     before: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int | None,
         Query(ge=1, description=f"Page size: default {LIMIT_DEFAULT}, at most {LIMIT_MAX}"),

@@ -4,7 +4,7 @@ Behind trusted proxies the address is the rightmost X-Forwarded-For hop that is 
 trusted proxy: everything to the left of it was written by the client and may be forged.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from gkchat.config import Settings
 from gkchat.services.container import Services
 
 PROXIES = "10.0.0.0/8, 192.168.1.5, fd00::/8"
-Resolve = Callable[..., str | None]
+Resolve = Callable[..., Awaitable[str | None]]
 
 
 def make_request(peer: str | None, forwarded_for: list[str]) -> Request:
@@ -51,89 +51,90 @@ async def resolve(tmp_path: Path) -> AsyncIterator[Resolve]:
             built[trusted] = Services.build(settings, SystemClock())
         return built[trusted]
 
-    def resolve(peer: str | None, *forwarded_for: str, trusted: str = PROXIES) -> str | None:
-        return client_address(make_request(peer, list(forwarded_for)), services_trusting(trusted))
+    async def resolve(peer: str | None, *forwarded_for: str, trusted: str = PROXIES) -> str | None:
+        request = make_request(peer, list(forwarded_for))
+        return await client_address(request, services_trusting(trusted))
 
     yield resolve
     for services in built.values():
         await services.close()
 
 
-def test_peer_is_the_address_without_forwarded_for(resolve: Resolve) -> None:
+async def test_peer_is_the_address_without_forwarded_for(resolve: Resolve) -> None:
     """A direct client is known by its TCP peer address."""
-    assert resolve("203.0.113.9") == "203.0.113.9"
+    assert await resolve("203.0.113.9") == "203.0.113.9"
 
 
-def test_forwarded_for_is_ignored_when_no_proxy_is_trusted(resolve: Resolve) -> None:
+async def test_forwarded_for_is_ignored_when_no_proxy_is_trusted(resolve: Resolve) -> None:
     """With no trusted proxies configured, X-Forwarded-For means nothing."""
-    assert resolve("10.0.0.1", "198.51.100.7", trusted="") == "10.0.0.1"
+    assert await resolve("10.0.0.1", "198.51.100.7", trusted="") == "10.0.0.1"
 
 
-def test_untrusted_peer_cannot_set_its_address(resolve: Resolve) -> None:
+async def test_untrusted_peer_cannot_set_its_address(resolve: Resolve) -> None:
     """An X-Forwarded-For from a peer that is not a trusted proxy is ignored."""
-    assert resolve("203.0.113.9", "198.51.100.7") == "203.0.113.9"
+    assert await resolve("203.0.113.9", "198.51.100.7") == "203.0.113.9"
 
 
-def test_trusted_proxy_forwards_the_client_address(resolve: Resolve) -> None:
+async def test_trusted_proxy_forwards_the_client_address(resolve: Resolve) -> None:
     """Behind one trusted proxy, the address is the hop the proxy appended."""
-    assert resolve("10.0.0.1", "198.51.100.7") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "198.51.100.7") == "198.51.100.7"
 
 
-def test_trusted_single_address_is_a_proxy(resolve: Resolve) -> None:
+async def test_trusted_single_address_is_a_proxy(resolve: Resolve) -> None:
     """A trusted proxy given as a bare address (a /32) is trusted."""
-    assert resolve("192.168.1.5", "198.51.100.7") == "198.51.100.7"
+    assert await resolve("192.168.1.5", "198.51.100.7") == "198.51.100.7"
 
 
-def test_neighbour_of_a_trusted_single_address_is_not_a_proxy(resolve: Resolve) -> None:
+async def test_neighbour_of_a_trusted_single_address_is_not_a_proxy(resolve: Resolve) -> None:
     """Trusting 192.168.1.5 does not trust 192.168.1.6."""
-    assert resolve("192.168.1.6", "198.51.100.7") == "192.168.1.6"
+    assert await resolve("192.168.1.6", "198.51.100.7") == "192.168.1.6"
 
 
-def test_rightmost_untrusted_hop_wins(resolve: Resolve) -> None:
+async def test_rightmost_untrusted_hop_wins(resolve: Resolve) -> None:
     """Through a chain of trusted proxies, the client is the nearest hop none of them is."""
-    assert resolve("10.0.0.1", "198.51.100.7, 10.2.2.2, 10.3.3.3") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "198.51.100.7, 10.2.2.2, 10.3.3.3") == "198.51.100.7"
 
 
-def test_spoofed_leftmost_entries_are_ignored(resolve: Resolve) -> None:
+async def test_spoofed_leftmost_entries_are_ignored(resolve: Resolve) -> None:
     """Entries the client wrote itself, left of the real hop, do not count."""
-    assert resolve("10.0.0.1", "1.2.3.4, 8.8.8.8, 198.51.100.7") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "1.2.3.4, 8.8.8.8, 198.51.100.7") == "198.51.100.7"
 
 
-def test_spoofed_trusted_looking_entry_is_not_skipped_past(resolve: Resolve) -> None:
+async def test_spoofed_trusted_looking_entry_is_not_skipped_past(resolve: Resolve) -> None:
     """A forged trusted-looking entry left of the real client does not shift the answer."""
-    assert resolve("10.0.0.1", "10.9.9.9, 198.51.100.7, 10.2.2.2") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "10.9.9.9, 198.51.100.7, 10.2.2.2") == "198.51.100.7"
 
 
-def test_spoofed_separate_header_line_is_ignored(resolve: Resolve) -> None:
+async def test_spoofed_separate_header_line_is_ignored(resolve: Resolve) -> None:
     """A forged X-Forwarded-For line before the one the proxy added does not count.
 
     Proxies such as HAProxy (``option forwardfor``) add their own header line rather than
     appending to the client's; the lines together are one list (RFC 9110, section 5.3).
     """
-    assert resolve("10.0.0.1", "1.2.3.4", "198.51.100.7") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "1.2.3.4", "198.51.100.7") == "198.51.100.7"
 
 
-def test_trusted_proxy_without_forwarded_for_is_the_address(resolve: Resolve) -> None:
+async def test_trusted_proxy_without_forwarded_for_is_the_address(resolve: Resolve) -> None:
     """A request from a trusted proxy that names no client is attributed to the proxy."""
-    assert resolve("10.0.0.1") == "10.0.0.1"
+    assert await resolve("10.0.0.1") == "10.0.0.1"
 
 
 @pytest.mark.parametrize("hop", ["unknown", "198.51.100.7:4711", "_hidden", "not an ip"])
-def test_malformed_nearest_hop_falls_back_to_the_peer(resolve: Resolve, hop: str) -> None:
+async def test_malformed_nearest_hop_falls_back_to_the_peer(resolve: Resolve, hop: str) -> None:
     """If the nearest untrusted hop is not an IP, the peer is used, not an older entry."""
-    assert resolve("10.0.0.1", f"203.0.113.50, {hop}") == "10.0.0.1"
+    assert await resolve("10.0.0.1", f"203.0.113.50, {hop}") == "10.0.0.1"
 
 
-def test_empty_entries_are_skipped(resolve: Resolve) -> None:
+async def test_empty_entries_are_skipped(resolve: Resolve) -> None:
     """Blank items in the list (``a, , b``) are not hops."""
-    assert resolve("10.0.0.1", "198.51.100.7, , ") == "198.51.100.7"
+    assert await resolve("10.0.0.1", "198.51.100.7, , ") == "198.51.100.7"
 
 
-def test_ipv6_proxy_forwards_ipv6_client(resolve: Resolve) -> None:
+async def test_ipv6_proxy_forwards_ipv6_client(resolve: Resolve) -> None:
     """Trusted IPv6 proxies and IPv6 clients work the same way."""
-    assert resolve("fd00::1", "2001:db8::7, fd12::2") == "2001:db8::7"
+    assert await resolve("fd00::1", "2001:db8::7, fd12::2") == "2001:db8::7"
 
 
-def test_missing_peer_is_no_address(resolve: Resolve) -> None:
+async def test_missing_peer_is_no_address(resolve: Resolve) -> None:
     """A request without a known peer has no address, whatever its headers say."""
-    assert resolve(None, "198.51.100.7") is None
+    assert await resolve(None, "198.51.100.7") is None

@@ -11,7 +11,7 @@ from gkchat.domain.errors import NotFound
 router = APIRouter(prefix="/diagnostics", tags=["operations"], responses=ERROR_RESPONSES)
 
 
-def enabled_diagnostics(request: Request) -> Diagnostics:
+async def enabled_diagnostics(request: Request) -> Diagnostics:
     diagnostics: Diagnostics | None = getattr(request.app.state, "diagnostics", None)
     if diagnostics is None:
         raise NotFound("There is nothing at this address.", code="not_found")
