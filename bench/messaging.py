@@ -313,6 +313,18 @@ class MessageLoad:
                 self._group.recv_all(60)
             self._group.close()
 
+    def settle(self, *, busy_below: float = 0.1, timeout: float = 120.0) -> float:
+        """Wait until the server is quiet (its CPU under ``busy_below`` of a core over half a
+        second), so that a step does not start while an overloaded one is still being
+        worked off; return the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            cpu0 = self.server.cpu_seconds()
+            time.sleep(0.5)
+            if (self.server.cpu_seconds() - cpu0) / 0.5 < busy_below:
+                break
+        return round(time.monotonic() - started, 1)
+
     def step(
         self, *, duration: float, rate: float = 0.0, window: int = 0, drain: float = 10.0
     ) -> dict[str, Any]:

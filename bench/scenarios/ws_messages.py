@@ -64,7 +64,9 @@ def ladder(load: MessageLoad, config: dict[str, Any]) -> dict[str, Any]:
             best = rate
         if step["undelivered"] > 0 or p99 is None or p99 > OVERLOAD_P99_MS:
             break
+    settled = load.settle()  # a step past saturation leaves a backlog the server works off
     closed = load.step(window=config["window"], duration=seconds, drain=30)
+    closed["settled_before_s"] = settled
     return {
         "ladder": steps,
         "closed_loop": closed,
