@@ -2,6 +2,7 @@
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_
 
 from gkchat.db import sqlite_driver
 from gkchat.domain.errors import Unavailable
@@ -224,18 +226,44 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         # Take over transaction control from the sqlite3 module (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         # WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every
         # commit so that a committed write survives a crash or power loss.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor, busy_timeout_ms / 1000)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _switch_to_wal(cursor: Any, timeout_s: float) -> None:
+    """Put the database in WAL mode, waiting while another process holds the lock it needs.
+
+    Only a new file needs the switch (the mode is stored in it), and then two processes
+    opening it at once contend for it: SQLite may refuse one of them at once, without its busy
+    timeout, or leave it in rollback-journal mode beside a writer in WAL mode (two nodes
+    migrating a new database then both ran the migrations). So the switch is retried until it
+    reports WAL.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            row = cursor.fetchone()
+            if row is not None and str(row[0]).lower() == "wal":
+                return
+            problem = f"the journal mode stayed {row[0] if row else None!r}"
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            problem = str(exc)
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError(f"database is locked: cannot switch to WAL ({problem})")
+        await_(asyncio.sleep(0.02))  # inside the connect event's greenlet: the loop runs on
 
 
 def is_transient(exc: BaseException) -> bool:
