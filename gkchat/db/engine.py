@@ -245,9 +245,9 @@ def _switch_to_wal(cursor: Any, timeout_s: float) -> None:
 
     Only a new file needs the switch (the mode is stored in it), and then two processes
     opening it at once contend for it: SQLite may refuse one of them at once, without its busy
-    timeout, or leave it in rollback-journal mode beside a writer in WAL mode (two nodes
-    migrating a new database then both ran the migrations). So the switch is retried until it
-    reports WAL.
+    timeout, or answer with the mode it could not leave. So the switch is retried until it
+    reports WAL; a connection never goes on in rollback-journal mode. (Processes that migrate
+    a new file are also ordered by a lock file: ``migrate.upgrade``.)
     """
     deadline = time.monotonic() + timeout_s
     while True:

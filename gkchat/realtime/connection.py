@@ -240,7 +240,7 @@ class Connection:
                 elif self._queue:  # the head of the queue needs stored events first
                     seq, text = self._queue.popleft()
                     self._queued_bytes -= len(text) if text is not None else 0
-                    await self._send(seq, text)
+                    await self._send_after_gap(seq, text)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -277,17 +277,15 @@ class Connection:
         for text in texts:
             await self.websocket.send_text(text)
 
-    async def _send(self, seq: int, text: str | None) -> None:
-        if seq == _NO_POSITION:
-            assert text is not None
-            await self.websocket.send_text(text)
-        elif text is None:
+    async def _send_after_gap(self, seq: int, text: str | None) -> None:
+        """A catch-up request (no text) or an event ahead of the next position: send the
+        stored events missed in between, then the event itself."""
+        if text is None:
             await self._fill_gap(seq)
-        elif seq > self.last_seq:
-            if seq > self.last_seq + 1:
-                await self._fill_gap(seq - 1)
-            await self.websocket.send_text(text)
-            self.last_seq = seq
+            return
+        await self._fill_gap(seq - 1)
+        await self.websocket.send_text(text)
+        self.last_seq = seq
 
     async def _fill_gap(self, upto: int) -> None:
         """Send the stored events after ``last_seq`` through ``upto``, a page at a time."""
