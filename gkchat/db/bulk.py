@@ -72,7 +72,10 @@ class BulkInsert:
                 raise RuntimeError(f"{dialect.name}: positional parameters expected, got {order}")
             processors = []
             for index, name in enumerate(self.columns):
-                process = self.table.c[name].type.bind_processor(dialect)
+                # dialect_impl: the type as this dialect binds it. The generic type's own
+                # processor skips the dialect's formatting (SQLite's time text), and the
+                # driver's fallback wrote whole seconds without ".000000".
+                process = self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     processors.append((index, process))
             found = self._compiled[dialect.name] = _Compiled(str(statement), tuple(processors))

@@ -79,3 +79,15 @@ def test_an_unknown_column_is_refused_when_declared() -> None:
     """A column the table does not have is a mistake caught at import time, not at run time."""
     with pytest.raises(ValueError, match="no column"):
         BulkInsert(users, ("id", "nickname"))
+
+
+async def test_a_time_on_a_whole_second_matches_a_query_for_it(db: Database) -> None:
+    """A time with no microseconds is stored as every other statement writes it, so a query
+    comparing the column with that time finds the row (pagination cursors depend on it)."""
+    whole = AT.replace(microsecond=0)
+    async with db.write() as conn:
+        await USERS.execute(conn, [user_row("whole", whole, None)])
+
+    async with db.read() as conn:
+        query = select(users.c.username).where(users.c.created_at == whole)
+        assert list((await conn.execute(query)).scalars()) == ["whole"]
