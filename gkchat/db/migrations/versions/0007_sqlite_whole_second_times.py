@@ -20,21 +20,19 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_WRITTEN_IN_BULK = {
-    "messages": ("created_at",),
-    "events": ("created_at",),
-    "notifications": ("created_at",),
-}
+# The time columns that bulk inserts wrote: messages, events and notifications.
+_NORMALISE = [
+    "UPDATE messages SET created_at = created_at || '.000000' WHERE length(created_at) = 19",
+    "UPDATE events SET created_at = created_at || '.000000' WHERE length(created_at) = 19",
+    "UPDATE notifications SET created_at = created_at || '.000000' WHERE length(created_at) = 19",
+]
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    for table, columns in _WRITTEN_IN_BULK.items():
-        for column in columns:
-            op.execute(
-                f"UPDATE {table} SET {column} = {column} || '.000000' WHERE length({column}) = 19"
-            )
+    for statement in _NORMALISE:
+        op.execute(statement)
 
 
 def downgrade() -> None:
