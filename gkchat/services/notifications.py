@@ -9,7 +9,6 @@ next message starts a new notification. Muted conversations make no message noti
 """
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -92,7 +91,7 @@ class NotificationService:
         pairs = {pair for pair in by_pair if pair not in muted}
         if not pairs:
             return []
-        open_ones = await repo.unread_message_notifications(conn, pairs)
+        open_ones = await repo.open_bursts(conn, pairs)
         names = await repo.usernames(conn, {sender for _, sender in pairs})
         now = self._clock.now()
         derived: list[events.DomainEvent] = []
@@ -101,27 +100,23 @@ class NotificationService:
         for pair in sorted(pairs):
             user_id, sender_id = pair
             burst = by_pair[pair]
-            existing = open_ones.get(pair)
-            count = (existing.count if existing else 0) + len(burst)
-            text = _message_text(names.get(sender_id, "someone"), count)
-            if existing is None:
-                notification = Notification(
-                    id=new_id(),
-                    user_id=user_id,
-                    type="message",
-                    reference_id=burst[-1].id,
-                    content=text,
-                    created_at=now,
-                    read_at=None,
-                    actor_id=sender_id,
-                    count=count,
-                )
+            existing_id, earlier = open_ones.get(pair, (None, 0))
+            count = earlier + len(burst)
+            notification = Notification(
+                id=existing_id or new_id(),
+                user_id=user_id,
+                type="message",
+                reference_id=burst[-1].id,
+                content=_message_text(names.get(sender_id, "someone"), count),
+                created_at=now,
+                read_at=None,
+                actor_id=sender_id,
+                count=count,
+            )
+            if existing_id is None:
                 created.append(notification)
                 derived.append(events.NotificationCreated(notification=notification))
             else:
-                notification = replace(
-                    existing, count=count, content=text, reference_id=burst[-1].id, created_at=now
-                )
                 bumped.append(notification)
                 derived.append(events.NotificationUpdated(notification=notification))
         await repo.insert_all(conn, created)

@@ -59,25 +59,26 @@ async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None
 
 
 @functools.cache
-def _unread_message_notifications(dialect: str) -> Select[Any]:
-    return select(*_COLUMNS).where(
+def _open_bursts(dialect: str) -> Select[Any]:
+    return select(n.c.user_id, n.c.actor_id, n.c.id, n.c.count).where(
         n.c.type == "message",
         n.c.read_at.is_(None),
         pairs_in(dialect, n.c.user_id, n.c.actor_id, "pairs"),
     )
 
 
-async def unread_message_notifications(
+async def open_bursts(
     conn: AsyncConnection, pairs: set[tuple[str, str]]
-) -> dict[tuple[str, str], Notification]:
-    """The unread ``message`` notification of each (user, actor) pair that has one."""
+) -> dict[tuple[str, str], tuple[str, int]]:
+    """The (id, count) of each (user, actor) pair's unread ``message`` notification.
+
+    Only what a bump cannot know: every other field of a bumped notification is set anew.
+    """
     if not pairs:
         return {}
     dialect = conn.dialect.name
-    query = _unread_message_notifications(dialect)
-    rows = await conn.execute(query, {"pairs": pairs_value(dialect, pairs)})
-    found = [_notification(row) for row in rows]
-    return {(x.user_id, x.actor_id or ""): x for x in found}
+    rows = await conn.execute(_open_bursts(dialect), {"pairs": pairs_value(dialect, pairs)})
+    return {(user_id, actor_id): (id_, int(count)) for user_id, actor_id, id_, count in rows}
 
 
 _BUMP = (
