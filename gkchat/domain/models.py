@@ -1,7 +1,9 @@
 """Entities as plain frozen dataclasses."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,12 @@ class StreamEvent:
     seq: int
     type: str
     data: dict[str, object]
+    # ``data`` as JSON text when it was encoded already: recording encodes each event's data
+    # once for its whole audience, and the stored row and the live frames reuse that text.
+    encoded: str | None = field(default=None, compare=False, repr=False)
+
+    def data_json(self) -> str:
+        return self.encoded if self.encoded is not None else orjson.dumps(self.data).decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """WebSocket frames as JSON text."""
 
+import functools
 from typing import Any
 
 import orjson
@@ -8,8 +9,17 @@ from gkchat.domain.models import StreamEvent
 
 
 def event_frame(event: StreamEvent) -> str:
-    """A stream event as pushed live: it carries the /sync cursor just after it."""
-    return frame(event.type, event.data, cursor=str(event.seq))
+    """A stream event as pushed live: it carries the /sync cursor just after it.
+
+    The same text as ``frame(event.type, event.data, cursor=...)``, around the event's data
+    as already encoded for storage.
+    """
+    return f'{_event_head(event.type)}{event.data_json()},"cursor":"{event.seq}"}}'
+
+
+@functools.cache
+def _event_head(event_type: str) -> str:
+    return '{"type":' + orjson.dumps(event_type).decode() + ',"data":'
 
 
 def frame(frame_type: str, data: dict[str, Any] | None = None, *, cursor: str | None = None) -> str:

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.clock import Clock
@@ -54,8 +55,12 @@ class StreamService:
             return []
         first = await repo.allocate(self._db, conn, Counter(user_id for user_id, _, _ in entries))
         recorded = []
+        encoded: dict[int, str] = {}  # by id(data): an event's audience shares one dict
         for user_id, event_type, data in entries:
-            recorded.append(StreamEvent(user_id, first[user_id], event_type, data))
+            text = encoded.get(id(data))
+            if text is None:
+                text = encoded[id(data)] = orjson.dumps(data).decode()
+            recorded.append(StreamEvent(user_id, first[user_id], event_type, data, text))
             first[user_id] += 1
         await repo.insert_events(conn, recorded, self._clock.now())
         return recorded

@@ -47,7 +47,7 @@ _INSERT_EVENTS = BulkInsert(events, ("user_id", "seq", "type", "data", "created_
 
 async def insert_events(conn: AsyncConnection, rows: Iterable[StreamEvent], at: datetime) -> None:
     await _INSERT_EVENTS.execute(
-        conn, [(e.user_id, e.seq, e.type, orjson.dumps(e.data).decode(), at) for e in rows]
+        conn, [(e.user_id, e.seq, e.type, e.data_json(), at) for e in rows]
     )
 
 
@@ -71,6 +71,5 @@ async def read_after(
         query = query.where(events.c.seq <= upto)
     rows = await conn.execute(query, {"user_id": user_id, "after": after})
     return [
-        StreamEvent(user_id=user_id, seq=int(r.seq), type=r.type, data=orjson.loads(r.data))
-        for r in rows
+        StreamEvent(user_id, int(r.seq), r.type, orjson.loads(r.data), encoded=r.data) for r in rows
     ]
