@@ -57,7 +57,9 @@ async def measure(url: str, batches: list[int], rounds: int, pairs: int) -> list
         for i in range(size):
             sender = accounts[(i % pairs) * 2 + i % 2]
             recipient = accounts[(i % pairs) * 2 + 1 - i % 2]
-            command = SendCommand(sender["id"], recipient["id"], "hello there", new_id())
+            command = SendCommand(
+                sender["id"], recipient["id"], "hello there", new_id(), sender["username"]
+            )
             futures.append(services.writer.submit(command))
         await asyncio.gather(*futures)
 

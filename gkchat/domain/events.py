@@ -112,6 +112,8 @@ class UserUnblocked(DomainEvent):
 class MessageCreated(DomainEvent):
     type = "message.created"
     message: Message
+    # The sender's username (usernames never change), for the notification's text.
+    sender_name: str
 
     @property
     def audience(self) -> tuple[str, ...]:

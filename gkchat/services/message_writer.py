@@ -44,6 +44,7 @@ class SendCommand:
     recipient_id: str
     content: str
     client_id: str | None
+    sender_name: str  # for the recipient's notification text, which needs no lookup then
     future: "asyncio.Future[Sent]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -157,7 +158,7 @@ class MessageWriter:
             next_seq = await repo.advance_conversations(
                 self._db, conn, dict(per_pair), last_message_ids=last_id, at=now
             )
-            created: list[Message] = []
+            created: list[tuple[Message, str]] = []
             for index, command, message_id in fresh:
                 pair = ordered(command.sender_id, command.recipient_id)
                 message = Message(
@@ -170,11 +171,11 @@ class MessageWriter:
                     seq=next_seq[pair],
                 )
                 next_seq[pair] += 1
-                created.append(message)
+                created.append((message, command.sender_name))
                 outcomes[index] = Sent(message, created=True)
-            await repo.insert_messages(conn, created)
-            for message in created:
-                await tx.emit(MessageCreated(message=message))
+            await repo.insert_messages(conn, [message for message, _ in created])
+            for message, sender_name in created:
+                await tx.emit(MessageCreated(message=message, sender_name=sender_name))
 
         for index, command in enumerate(batch):
             if outcomes[index] is _DUPLICATE_IN_BATCH:

@@ -95,6 +95,7 @@ class MessageService:
             recipient_id=recipient_id,
             content=check_content(content),
             client_id=check_client_id(client_id),
+            sender_name=sender.username,
         )
         return self._writer.submit(command)
 

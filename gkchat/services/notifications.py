@@ -41,9 +41,9 @@ class NotificationService:
     ) -> list[events.DomainEvent]:
         """Store the notifications ``happened`` calls for; return their events."""
         derived: list[events.DomainEvent] = []
-        messages = [e.message for e in happened if isinstance(e, events.MessageCreated)]
-        if messages:
-            derived += await self._for_messages(conn, messages)
+        sent = [e for e in happened if isinstance(e, events.MessageCreated)]
+        if sent:
+            derived += await self._for_messages(conn, sent)
         now = self._clock.now()
         for event in happened:
             match event:
@@ -82,17 +82,19 @@ class NotificationService:
         return derived
 
     async def _for_messages(
-        self, conn: AsyncConnection, messages: list[Message]
+        self, conn: AsyncConnection, sent: list[events.MessageCreated]
     ) -> list[events.DomainEvent]:
         by_pair: dict[tuple[str, str], list[Message]] = defaultdict(list)
-        for message in messages:
+        names: dict[str, str] = {}
+        for event in sent:
+            message = event.message
             by_pair[(message.recipient_id, message.sender_id)].append(message)
+            names[message.sender_id] = event.sender_name
         muted = await repo.muted_pairs(conn, set(by_pair))
         pairs = {pair for pair in by_pair if pair not in muted}
         if not pairs:
             return []
         open_ones = await repo.open_bursts(conn, pairs)
-        names = await repo.usernames(conn, {sender for _, sender in pairs})
         now = self._clock.now()
         derived: list[events.DomainEvent] = []
         created: list[Notification] = []
@@ -107,7 +109,7 @@ class NotificationService:
                 user_id=user_id,
                 type="message",
                 reference_id=burst[-1].id,
-                content=_message_text(names.get(sender_id, "someone"), count),
+                content=_message_text(names[sender_id], count),
                 created_at=now,
                 read_at=None,
                 actor_id=sender_id,
