@@ -162,28 +162,32 @@ async def test_every_revision_downgrades_one_step(empty_database: Database) -> N
     assert await current_revision(empty_database) == head_revision()
 
 
-async def test_whole_second_times_written_short_are_normalised(empty_database: Database) -> None:
-    """A time once bulk-written without ".000000" (revisions before 0007, SQLite) is rewritten
-    in the form queries compare with, so the notification it dates is found again."""
-    if empty_database.dialect != "sqlite":
-        pytest.skip("PostgreSQL stores timestamps, not text")
-    await upgrade(empty_database, "0006")
-    async with empty_database.write() as conn:
-        (user_id,) = await insert_users(conn, "shorttime")
-        await conn.execute(
-            text(
-                "INSERT INTO notifications (id, user_id, type, reference_id, content, created_at,"
-                " count) VALUES (:id, :user_id, 'message', :id, 'hi', '2026-11-24 15:30:01', 1)"
-            ),
-            {"id": new_id(), "user_id": user_id},
-        )
-    await upgrade(empty_database)
+async def test_whole_second_times_written_short_are_normalised(tmp_path: Path) -> None:
+    """A time once bulk-written without ".000000" (revisions before 0007, SQLite: PostgreSQL
+    stores timestamps, not text) is rewritten in the form queries compare with, so the
+    notification it dates is found again."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'before-0007.db'}")
+    try:
+        await upgrade(database, "0006")
+        async with database.write() as conn:
+            (user_id,) = await insert_users(conn, "shorttime")
+            await conn.execute(
+                text(
+                    "INSERT INTO notifications (id, user_id, type, reference_id, content,"
+                    " created_at, count)"
+                    " VALUES (:id, :user_id, 'message', :id, 'hi', '2026-11-24 15:30:01', 1)"
+                ),
+                {"id": new_id(), "user_id": user_id},
+            )
+        await upgrade(database)
 
-    whole = datetime(2026, 11, 24, 15, 30, 1, tzinfo=UTC)
-    n = tables.notifications
-    async with empty_database.read() as conn:
-        found = await conn.execute(select(func.count()).where(n.c.created_at == whole))
-        assert found.scalar_one() == 1
+        whole = datetime(2026, 11, 24, 15, 30, 1, tzinfo=UTC)
+        n = tables.notifications
+        async with database.read() as conn:
+            found = await conn.execute(select(func.count()).where(n.c.created_at == whole))
+            assert found.scalar_one() == 1
+    finally:
+        await database.dispose()
 
 
 @pytest.mark.parametrize(("pragma", "expected"), [("journal_mode", "wal"), ("synchronous", 2)])
