@@ -158,7 +158,7 @@ class MessageWriter:
             next_seq = await repo.advance_conversations(
                 self._db, conn, dict(per_pair), last_message_ids=last_id, at=now
             )
-            created: list[tuple[Message, str]] = []
+            created: list[Message] = []
             for index, command, message_id in fresh:
                 pair = ordered(command.sender_id, command.recipient_id)
                 message = Message(
@@ -171,11 +171,10 @@ class MessageWriter:
                     seq=next_seq[pair],
                 )
                 next_seq[pair] += 1
-                created.append((message, command.sender_name))
+                created.append(message)
                 outcomes[index] = Sent(message, created=True)
-            await repo.insert_messages(conn, [message for message, _ in created])
-            for message, sender_name in created:
-                await tx.emit(MessageCreated(message=message, sender_name=sender_name))
+                await tx.emit(MessageCreated(message=message, sender_name=command.sender_name))
+            await repo.insert_messages(conn, created)
 
         for index, command in enumerate(batch):
             if outcomes[index] is _DUPLICATE_IN_BATCH:
