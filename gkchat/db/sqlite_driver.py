@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import await_
 
 # Statements that can wait for a lock, fsync, or scan the database: they go to the thread.
@@ -227,3 +228,15 @@ def dbapi() -> AsyncAdapt_aiosqlite_dbapi:
     """The DB-API module for ``create_async_engine(module=...)``, with an ``async_creator``
     from ``connector``."""
     return _DBAPI(aiosqlite, sqlite3)
+
+
+def raw_connection(conn: AsyncConnection) -> sqlite3.Connection:
+    """The ``sqlite3`` connection under an SQLAlchemy connection made by ``dbapi()``.
+
+    Calls on it run inline, on the event loop; ``db.direct`` uses it for statements that
+    cannot wait (see the module's docstring), inside a transaction SQLAlchemy began.
+    """
+    adapted = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    if not isinstance(adapted, _Connection):
+        raise TypeError("not a connection made by gkchat.db.sqlite_driver")
+    return cast(sqlite3.Connection, adapted._connection._conn)

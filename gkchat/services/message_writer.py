@@ -156,7 +156,7 @@ class MessageWriter:
             per_pair = Counter(ordered(c.sender_id, c.recipient_id) for _, c, _ in fresh)
             last_id = {ordered(c.sender_id, c.recipient_id): mid for _, c, mid in fresh}
             next_seq = await repo.advance_conversations(
-                self._db, conn, dict(per_pair), last_message_ids=last_id, at=now
+                conn, dict(per_pair), last_message_ids=last_id, at=now
             )
             created: list[Message] = []
             for index, command, message_id in fresh:

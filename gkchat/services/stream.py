@@ -53,7 +53,7 @@ class StreamService:
         entries = [entry for event in events for entry in stream_entries(event)]
         if not entries:
             return []
-        first = await repo.allocate(self._db, conn, Counter(user_id for user_id, _, _ in entries))
+        first = await repo.allocate(conn, Counter(user_id for user_id, _, _ in entries))
         recorded = []
         encoded: dict[int, str] = {}  # by id(data): an event's audience shares one dict
         for user_id, event_type, data in entries:

@@ -1,15 +1,14 @@
 """Messages and conversations."""
 
-import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, case, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.bulk import BulkInsert
-from gkchat.db.engine import Database, pairs_in, pairs_value, upsertable_insert
+from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.engine import pairs_in, pairs_value, upsertable_insert
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
 from gkchat.domain.models import Conversation, Message, User
@@ -28,16 +27,22 @@ _MESSAGE_COLUMNS = (
 
 
 def _message(row: Row[*tuple[Any, ...]]) -> Message:
+    return _message_from(tuple(row))
+
+
+def _message_from(row: tuple[Any, ...]) -> Message:
+    """A message from a row of ``_MESSAGE_COLUMNS``, in that order."""
+    id_, sender_id, recipient_id, content, client_id, created_at, seq, edited_at, deleted_at = row
     return Message(
-        id=row.id,
-        sender_id=row.sender_id,
-        recipient_id=row.recipient_id,
-        content=row.content,
-        client_id=row.client_id,
-        created_at=row.created_at,
-        seq=int(row.seq),
-        edited_at=row.edited_at,
-        deleted_at=row.deleted_at,
+        id=id_,
+        sender_id=sender_id,
+        recipient_id=recipient_id,
+        content=content,
+        client_id=client_id,
+        created_at=created_at,
+        seq=int(seq),
+        edited_at=edited_at,
+        deleted_at=deleted_at,
     )
 
 
@@ -46,11 +51,12 @@ async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
     return _message(row) if row else None
 
 
-@functools.cache
-def _by_client_ids(dialect: str) -> Select[Any]:
-    return select(*_MESSAGE_COLUMNS).where(
+_BY_CLIENT_IDS = Statement(
+    lambda dialect: select(*_MESSAGE_COLUMNS).where(
         pairs_in(dialect, messages.c.sender_id, messages.c.client_id, "keys")
-    )
+    ),
+    ("keys",),
+)
 
 
 async def find_by_client_ids(
@@ -59,9 +65,8 @@ async def find_by_client_ids(
     """Messages already stored under these (sender_id, client_id) pairs."""
     if not keys:
         return {}
-    dialect = conn.dialect.name
-    rows = await conn.execute(_by_client_ids(dialect), {"keys": pairs_value(dialect, keys)})
-    found = [_message(row) for row in rows]
+    rows = await _BY_CLIENT_IDS.rows(conn, {"keys": pairs_value(conn.dialect.name, keys)})
+    found = [_message_from(row) for row in rows]
     return {(m.sender_id, m.client_id or ""): m for m in found}
 
 
@@ -70,14 +75,15 @@ async def existing_user_ids(conn: AsyncConnection, ids: Iterable[str]) -> set[st
     return set((await conn.execute(query)).scalars())
 
 
-@functools.cache
-def _friend_pairs(dialect: str) -> Select[Any]:
-    return (
+_FRIEND_PAIRS = Statement(
+    lambda dialect: (
         select(friendships.c.user_id1, friendships.c.user_id2)
         .where(pairs_in(dialect, friendships.c.user_id1, friendships.c.user_id2, "pairs"))
         .order_by(friendships.c.user_id1, friendships.c.user_id2)
         .with_for_update(read=True)
-    )
+    ),
+    ("pairs",),
+)
 
 
 async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -88,12 +94,10 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
     """
     if not pairs:
         return set()
-    dialect = conn.dialect.name
-    rows = await conn.execute(_friend_pairs(dialect), {"pairs": pairs_value(dialect, pairs)})
-    return {(row.user_id1, row.user_id2) for row in rows}
+    rows = await _FRIEND_PAIRS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
+    return {(user_id1, user_id2) for user_id1, user_id2 in rows}
 
 
-@functools.cache
 def _advance_conversations(dialect: str) -> Any:
     c = conversations
     insert = upsertable_insert(dialect, c)
@@ -107,8 +111,23 @@ def _advance_conversations(dialect: str) -> Any:
     ).returning(c.c.user_id1, c.c.user_id2, c.c.last_seq)
 
 
+_ADVANCE_CONVERSATIONS = Statement(
+    _advance_conversations,
+    (
+        "user_id1",
+        "user_id2",
+        "last_seq",
+        "last_message_id",
+        "last_activity_at",
+        "read_seq1",
+        "read_seq2",
+        "delivered_seq1",
+        "delivered_seq2",
+    ),
+)
+
+
 async def advance_conversations(
-    db: Database,
     conn: AsyncConnection,
     counts: dict[tuple[str, str], int],
     *,
@@ -118,9 +137,9 @@ async def advance_conversations(
     """Reserve ``counts[pair]`` positions in each conversation (creating it); return each
     pair's first position.
 
-    One multi-row upsert in pair order (executemany parameters, sent as one statement and
-    compiled once, as in ``stream.allocate``); the rows stay locked until commit, so positions
-    commit in order and concurrent batches never deadlock.
+    The upserts run in pair order (on PostgreSQL as one multi-row statement, compiled once,
+    as in ``stream.allocate``); the rows stay locked until commit, so positions commit in
+    order and concurrent batches never deadlock.
     """
     if not counts:
         return {}
@@ -138,11 +157,10 @@ async def advance_conversations(
         }
         for pair in sorted(counts)
     ]
-    upsert = _advance_conversations(db.dialect)
     first = {}
-    for row in await conn.execute(upsert, rows):
-        pair = (row.user_id1, row.user_id2)
-        first[pair] = int(row.last_seq) - counts[pair] + 1
+    for user_id1, user_id2, last_seq in await _ADVANCE_CONVERSATIONS.rows_each(conn, rows):
+        pair = (user_id1, user_id2)
+        first[pair] = int(last_seq) - counts[pair] + 1
     return first
 
 

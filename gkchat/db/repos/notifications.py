@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.bulk import BulkInsert
+from gkchat.db.direct import BulkInsert, Statement
 from gkchat.db.engine import Database, ids_in, ids_value, pairs_in, pairs_value
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
@@ -74,13 +74,14 @@ async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None
     await _INSERT.execute(conn, rows)
 
 
-@functools.cache
-def _open_bursts(dialect: str) -> Select[Any]:
-    return select(n.c.user_id, n.c.actor_id, n.c.id, n.c.count).where(
+_OPEN_BURSTS = Statement(
+    lambda dialect: select(n.c.user_id, n.c.actor_id, n.c.id, n.c.count).where(
         _IS_MESSAGE,
         n.c.read_at.is_(None),
         pairs_in(dialect, n.c.user_id, n.c.actor_id, "pairs"),
-    )
+    ),
+    ("pairs",),
+)
 
 
 async def open_bursts(
@@ -92,28 +93,28 @@ async def open_bursts(
     """
     if not pairs:
         return {}
-    dialect = conn.dialect.name
-    rows = await conn.execute(_open_bursts(dialect), {"pairs": pairs_value(dialect, pairs)})
+    rows = await _OPEN_BURSTS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
     return {(user_id, actor_id): (id_, int(count)) for user_id, actor_id, id_, count in rows}
 
 
-_BUMP = (
-    update(n)
-    .where(n.c.id == bindparam("b_id"))
-    .values(
-        count=bindparam("b_count"),
-        content=bindparam("b_content"),
-        reference_id=bindparam("b_reference_id"),
-        created_at=bindparam("b_created_at"),
-    )
+_BUMP = Statement(
+    lambda _dialect: (
+        update(n)
+        .where(n.c.id == bindparam("b_id"))
+        .values(
+            count=bindparam("b_count"),
+            content=bindparam("b_content"),
+            reference_id=bindparam("b_reference_id"),
+            created_at=bindparam("b_created_at"),
+        )
+    ),
+    ("b_id", "b_count", "b_content", "b_reference_id", "b_created_at"),
 )
 
 
 async def bump_all(conn: AsyncConnection, bumped: list[Notification]) -> None:
     """Store collapsed notifications' new counts, contents, references and times (one
     statement for all of them)."""
-    if not bumped:
-        return
     rows = [
         {
             "b_id": x.id,
@@ -124,7 +125,7 @@ async def bump_all(conn: AsyncConnection, bumped: list[Notification]) -> None:
         }
         for x in bumped
     ]
-    await conn.execute(_BUMP, rows)
+    await _BUMP.run_each(conn, rows)
 
 
 async def mark_read(
@@ -196,20 +197,20 @@ async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
 # Mutes
 
 
-@functools.cache
-def _muted_pairs(dialect: str) -> Select[Any]:
-    return select(mutes.c.user_id, mutes.c.peer_id).where(
+_MUTED_PAIRS = Statement(
+    lambda dialect: select(mutes.c.user_id, mutes.c.peer_id).where(
         pairs_in(dialect, mutes.c.user_id, mutes.c.peer_id, "pairs")
-    )
+    ),
+    ("pairs",),
+)
 
 
 async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (user, peer) pairs have the user muting the peer."""
     if not pairs:
         return set()
-    dialect = conn.dialect.name
-    rows = await conn.execute(_muted_pairs(dialect), {"pairs": pairs_value(dialect, pairs)})
-    return {(row.user_id, row.peer_id) for row in rows}
+    rows = await _MUTED_PAIRS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
+    return {(user_id, peer_id) for user_id, peer_id in rows}
 
 
 async def mute(

@@ -1,6 +1,5 @@
 """Per-user event streams: position allocation and the stored events."""
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -9,13 +8,12 @@ import orjson
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.bulk import BulkInsert
-from gkchat.db.engine import Database, upsertable_insert
+from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.engine import upsertable_insert
 from gkchat.db.tables import events, stream_heads
 from gkchat.domain.models import StreamEvent
 
 
-@functools.cache
 def _allocate(dialect: str) -> Any:
     insert = upsertable_insert(dialect, stream_heads)
     return insert.on_conflict_do_update(
@@ -24,22 +22,26 @@ def _allocate(dialect: str) -> Any:
     ).returning(stream_heads.c.user_id, stream_heads.c.seq)
 
 
-async def allocate(db: Database, conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
+_ALLOCATE = Statement(_allocate, ("user_id", "seq"))
+
+
+async def allocate(conn: AsyncConnection, counts: dict[str, int]) -> dict[str, int]:
     """Reserve ``counts[user]`` positions in each user's stream; return each user's first one.
 
-    One multi-row upsert, its rows in user id order: concurrent transactions lock stream
-    heads in the same order and never deadlock. The row locks are held to commit, so a
-    user's positions commit in the order they were given.
+    The upserts run in user id order: concurrent transactions lock stream heads in the same
+    order and never deadlock. The row locks are held to commit, so a user's positions commit
+    in the order they were given.
 
-    The rows go as executemany parameters, which SQLAlchemy's "insertmanyvalues" sends as
-    one multi-row statement in parameter order: the statement compiles once and is cached,
-    where ``.values(rows)`` compiled anew for every batch.
+    On PostgreSQL the rows go as executemany parameters, which SQLAlchemy's
+    "insertmanyvalues" sends as one multi-row statement in parameter order: the statement
+    compiles once and is cached, where ``.values(rows)`` compiled anew for every batch. On
+    SQLite each row is one execution of the same prepared statement (``db.direct``).
     """
     if not counts:
         return {}
     rows = [{"user_id": user_id, "seq": counts[user_id]} for user_id in sorted(counts)]
-    result = await conn.execute(_allocate(db.dialect), rows)
-    return {row.user_id: int(row.seq) - counts[row.user_id] + 1 for row in result}
+    allocated = await _ALLOCATE.rows_each(conn, rows)
+    return {user_id: int(seq) - counts[user_id] + 1 for user_id, seq in allocated}
 
 
 _INSERT_EVENTS = BulkInsert(events, ("user_id", "seq", "type", "data", "created_at"))
