@@ -20,8 +20,9 @@ SQLAlchemy would give; failures are raised as SQLAlchemy's ``DBAPIError`` subcla
 """
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table
@@ -39,33 +40,45 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class _Binds:
-    """How a statement's parameters become the positional values its compiled SQL takes."""
+class _Form:
+    """A statement compiled for one dialect: its SQL and how values go in and come out."""
 
-    order: tuple[str, ...]  # parameter names, in the SQL's order
-    fixed: Mapping[str, Any]  # values the statement carries itself (literals it binds)
-    processors: Mapping[str, Processor]
-
-    def values(self, params: Mapping[str, Any]) -> Row:
-        values = []
-        for name in self.order:
-            value = params[name] if name in params else self.fixed[name]
-            process = self.processors.get(name)
-            values.append(value if value is None or process is None else process(value))
-        return tuple(values)
-
-
-@dataclass(frozen=True, slots=True)
-class _SqliteForm:
     sql: str
-    binds: _Binds
+    pick: Callable[[Row], Row] | None  # declared order + fixed values -> the SQL's order
+    fixed: Row  # values the statement binds itself (its literals), after the declared ones
+    binds: tuple[tuple[int, Processor], ...]  # (position in the SQL, processor)
     results: tuple[tuple[int, Processor], ...]  # (column index, processor)
+    expanding: bool  # the SQL text is completed per execution (PostgreSQL's IN lists)
 
-    def rows(self, raw: list[Row]) -> list[Row]:
-        if not self.results or not raw:
-            return raw
+    def bind(self, rows: Sequence[Row]) -> list[Row]:
+        """Each row's values in the SQL's order, processed as the dialect binds them; a
+        processed value is computed once per distinct value in the rows (rows written
+        together share their time), so values must be hashable."""
+        if self.pick is not None:
+            pick, fixed = self.pick, self.fixed
+            rows = [pick(row + fixed) for row in rows]
+        if not self.binds:
+            return list(rows)
+        converted: list[Row] = []
+        memo: dict[tuple[int, Any], Any] = {}
+        for row in rows:
+            values = list(row)
+            for index, process in self.binds:
+                value = values[index]
+                if value is None:
+                    continue
+                key = (index, value)
+                if key not in memo:
+                    memo[key] = process(value)
+                values[index] = memo[key]
+            converted.append(tuple(values))
+        return converted
+
+    def read(self, rows: list[Row]) -> list[Row]:
+        if not self.results or not rows:
+            return rows
         processed = []
-        for row in raw:
+        for row in rows:
             values = list(row)
             for index, process in self.results:
                 values[index] = process(values[index])
@@ -74,8 +87,9 @@ class _SqliteForm:
 
 
 class Statement:
-    """A Core statement for the send path, built by ``build(dialect_name)`` and taking the
-    named ``params``.
+    """A Core statement for the send path, built by ``build(dialect_name)``; it takes its
+    values as tuples in the order of ``params``, and gives rows as tuples in its columns'
+    order.
 
     Use it inside ``Database.write`` (elsewhere it raises ``RuntimeError``): on SQLite it runs
     on the connection's handle, in the transaction SQLAlchemy began.
@@ -85,48 +99,47 @@ class Statement:
         self._build = build
         self.params = tuple(params)
         self._statements: dict[str, Executable] = {}
-        self._sqlite: _SqliteForm | None = None
+        self._forms: dict[str, _Form] = {}
 
-    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[Row]:
+    async def rows(self, conn: AsyncConnection, values: Row) -> list[Row]:
         """The rows of one execution."""
         _check_transaction(conn)
         if conn.dialect.name != "sqlite":
-            result = await conn.execute(self.statement(conn.dialect.name), dict(params))
-            return [tuple(row) for row in result]
-        form = self._sqlite_form(conn.dialect)
-        values = form.binds.values(params)
-        return form.rows(_run(conn, form.sql, lambda raw: raw.execute(form.sql, values).fetchall()))
+            return await self._through_sqlalchemy(conn, [values])
+        form = self.form(conn.dialect)
+        (bound,) = form.bind([values])
+        return form.read(_run(conn, form.sql, lambda raw: raw.execute(form.sql, bound).fetchall()))
 
-    async def rows_each(
-        self, conn: AsyncConnection, params: Sequence[Mapping[str, Any]]
-    ) -> list[Row]:
-        """The rows of one execution per parameter set (a multi-row upsert's RETURNING)."""
+    async def rows_each(self, conn: AsyncConnection, rows: Sequence[Row]) -> list[Row]:
+        """The rows of one execution per row of values, in order (a multi-row upsert's
+        RETURNING; on PostgreSQL one multi-row statement)."""
         _check_transaction(conn)
-        if not params:
+        if not rows:
             return []
         if conn.dialect.name != "sqlite":
-            result = await conn.execute(self.statement(conn.dialect.name), list(params))
-            return [tuple(row) for row in result]
-        form = self._sqlite_form(conn.dialect)
-        each = [form.binds.values(p) for p in params]
+            return await self._through_sqlalchemy(conn, rows)
+        form = self.form(conn.dialect)
+        bound = form.bind(rows)
 
         def run(raw: sqlite3.Connection) -> list[Row]:
             cursor = raw.cursor()
-            return [row for values in each for row in cursor.execute(form.sql, values)]
+            return [row for values in bound for row in cursor.execute(form.sql, values)]
 
-        return form.rows(_run(conn, form.sql, run))
+        return form.read(_run(conn, form.sql, run))
 
-    async def run_each(self, conn: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> None:
-        """One execution per parameter set, returning nothing (an executemany)."""
+    async def run_each(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
+        """One execution per row of values, returning nothing: one executemany."""
         _check_transaction(conn)
-        if not params:
+        if not rows:
             return
-        if conn.dialect.name != "sqlite":
-            await conn.execute(self.statement(conn.dialect.name), list(params))
-            return
-        form = self._sqlite_form(conn.dialect)
-        each = [form.binds.values(p) for p in params]
-        _run(conn, form.sql, lambda raw: raw.executemany(form.sql, each))
+        form = self.form(conn.dialect)
+        if conn.dialect.name == "sqlite":
+            bound = form.bind(rows)
+            _run(conn, form.sql, lambda raw: raw.executemany(form.sql, bound))
+        elif form.expanding:
+            await self._through_sqlalchemy(conn, rows, returns_rows=False)
+        else:
+            await conn.exec_driver_sql(form.sql, form.bind(rows))
 
     def statement(self, dialect: str) -> Executable:
         found = self._statements.get(dialect)
@@ -134,89 +147,47 @@ class Statement:
             found = self._statements[dialect] = self._build(dialect)
         return found
 
-    def _sqlite_form(self, dialect: Dialect) -> _SqliteForm:
-        if self._sqlite is None:
+    def form(self, dialect: Dialect) -> _Form:
+        """The statement compiled for ``dialect`` (once)."""
+        found = self._forms.get(dialect.name)
+        if found is None:
             statement = cast(ClauseElement, self.statement(dialect.name))
             compiled = statement.compile(dialect=dialect, column_keys=list(self.params))
-            self._sqlite = _SqliteForm(
-                str(compiled), _binds(compiled, dialect, self.params), _results(compiled, dialect)
-            )
-        return self._sqlite
+            found = self._forms[dialect.name] = _compile(compiled, dialect, self.params)
+        return found
+
+    async def _through_sqlalchemy(
+        self, conn: AsyncConnection, rows: Sequence[Row], *, returns_rows: bool = True
+    ) -> list[Row]:
+        names = self.params
+        params = [dict(zip(names, row, strict=True)) for row in rows]
+        statement = self.statement(conn.dialect.name)
+        result = await conn.execute(statement, params[0] if len(params) == 1 else params)
+        return [tuple(row) for row in result] if returns_rows else []
 
 
-class BulkInsert:
-    """``INSERT INTO table (columns) VALUES (...)`` for rows given as tuples in that order,
-    sent as one executemany.
+def bulk_insert(table: Table, columns: Sequence[str]) -> Statement:
+    """``INSERT INTO table (columns) VALUES (...)``, for ``run_each`` with rows as tuples in
+    that order.
 
     ``conn.execute(table.insert(), rows)`` built a dict and ran a bind processor per value,
     which for a batch of 64 messages (about 200 rows with their events and notifications)
-    cost more than SQLite's own work. Here values of columns with a bind processor (times)
-    are processed once per distinct value in the batch (rows written together share their
-    time), so they must be hashable; every column GK-Chat writes this way is.
+    cost more than SQLite's own work; here the rows go to the driver as one executemany.
     """
-
-    def __init__(self, table: Table, columns: Sequence[str]) -> None:
-        unknown = [name for name in columns if name not in table.c]
-        if unknown:
-            raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
-        self.table = table
-        self.columns = tuple(columns)
-        self._compiled: dict[str, tuple[str, tuple[tuple[int, Processor], ...]]] = {}
-
-    async def execute(self, conn: AsyncConnection, rows: Sequence[Row]) -> None:
-        _check_transaction(conn)
-        if not rows:
-            return
-        sql, processors = self._compile(conn.dialect)
-        values = _bind_rows(rows, processors)
-        if conn.dialect.name == "sqlite":
-            _run(conn, sql, lambda raw: raw.executemany(sql, values))
-        else:
-            await conn.exec_driver_sql(sql, values)
-
-    def _compile(self, dialect: Dialect) -> tuple[str, tuple[tuple[int, Processor], ...]]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.table.insert().compile(dialect=dialect, column_keys=self.columns)
-            binds = _binds(compiled, dialect, self.columns)
-            if binds.order != self.columns:  # a dialect with named parameters, or a surprise
-                raise RuntimeError(f"{dialect.name}: positional parameters expected")
-            processors = tuple(
-                (index, binds.processors[name])
-                for index, name in enumerate(self.columns)
-                if name in binds.processors
-            )
-            found = self._compiled[dialect.name] = (str(compiled), processors)
-        return found
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    return Statement(lambda _dialect: table.insert(), columns)
 
 
-def _bind_rows(rows: Sequence[Row], processors: tuple[tuple[int, Processor], ...]) -> list[Row]:
-    if not processors:
-        return list(rows)
-    converted: list[Row] = []
-    memo: dict[tuple[int, Any], Any] = {}
-    for row in rows:
-        values = list(row)
-        for index, process in processors:
-            value = values[index]
-            if value is None:
-                continue
-            key = (index, value)
-            if key not in memo:
-                memo[key] = process(value)
-            values[index] = memo[key]
-        converted.append(tuple(values))
-    return converted
-
-
-def _binds(compiled: Compiled, dialect: Dialect, params: Sequence[str]) -> _Binds:
+def _compile(compiled: Compiled, dialect: Dialect, params: tuple[str, ...]) -> _Form:
     order = tuple(getattr(compiled, "positiontup", None) or ())
     binds = getattr(compiled, "binds", {})
     if binds and not order:
         raise RuntimeError(f"{dialect.name}: positional parameters expected")
     fixed: dict[str, Any] = {}
-    processors: dict[str, Processor] = {}
-    for name in order:
+    processors = []
+    for position, name in enumerate(order):
         bind = binds[name]
         if name not in params:
             if bind.required or bind.callable is not None:
@@ -226,8 +197,29 @@ def _binds(compiled: Compiled, dialect: Dialect, params: Sequence[str]) -> _Bind
         # skips the dialect's formatting (SQLite's time text, with ".000000" on a whole second).
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
-            processors[name] = process
-    return _Binds(order, fixed, processors)
+            processors.append((position, process))
+    unused = set(params) - set(order)
+    if unused:
+        raise ValueError(f"the statement takes no parameter(s) {', '.join(sorted(unused))}")
+    names = params + tuple(fixed)
+    picks = tuple(names.index(name) for name in order)
+    pick = None if picks == tuple(range(len(params))) else _picker(picks)
+    sql = str(compiled)
+    return _Form(
+        sql=sql,
+        pick=pick,
+        fixed=tuple(fixed.values()),
+        binds=tuple(processors),
+        results=_results(compiled, dialect),
+        expanding="POSTCOMPILE" in sql,
+    )
+
+
+def _picker(picks: tuple[int, ...]) -> Callable[[Row], Row]:
+    if len(picks) == 1:
+        (index,) = picks
+        return lambda row: (row[index],)
+    return cast(Callable[[Row], Row], itemgetter(*picks))
 
 
 def _results(compiled: Compiled, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:

@@ -8,13 +8,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
-from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.direct import Statement, bulk_insert
 from gkchat.db.engine import Database, pairs_in, pairs_value
 from gkchat.db.repos.stream import _ALLOCATE as ALLOCATE
 from gkchat.db.tables import users
 from gkchat.domain.ids import new_id
 
-USERS = BulkInsert(
+USERS = bulk_insert(
     users,
     (
         "id",
@@ -47,7 +47,7 @@ async def test_rows_read_back_as_written(db: Database) -> None:
     columns left out take their defaults."""
     seen = [AT + timedelta(seconds=i) if i % 2 else None for i in range(5)]
     async with db.write() as conn:
-        await USERS.execute(conn, [user_row(f"bulk{i}", AT, seen[i]) for i in range(5)])
+        await USERS.run_each(conn, [user_row(f"bulk{i}", AT, seen[i]) for i in range(5)])
 
     assert await stored(db) == {f"bulk{i}": (AT, seen[i], False) for i in range(5)}
 
@@ -56,7 +56,7 @@ async def test_times_in_other_zones_are_stored_as_their_utc_instant(db: Database
     """A time given with another offset is the same instant when read back."""
     plus_two = AT.astimezone(timezone(timedelta(hours=2)))
     async with db.write() as conn:
-        await USERS.execute(conn, [user_row("zoned", plus_two, AT), user_row("utc", AT, None)])
+        await USERS.run_each(conn, [user_row("zoned", plus_two, AT), user_row("utc", AT, None)])
 
     found = await stored(db)
     assert found["zoned"][0] == AT
@@ -68,13 +68,13 @@ async def test_naive_times_are_refused(db: Database) -> None:
     """A naive datetime is refused, as with every other write of a time column."""
     async with db.write() as conn:
         with pytest.raises(ValueError, match="naive"):
-            await USERS.execute(conn, [user_row("naive", AT.replace(tzinfo=None), None)])
+            await USERS.run_each(conn, [user_row("naive", AT.replace(tzinfo=None), None)])
 
 
 async def test_no_rows_is_a_no_op(db: Database) -> None:
     """An empty batch writes nothing."""
     async with db.write() as conn:
-        await USERS.execute(conn, [])
+        await USERS.run_each(conn, [])
 
     assert await stored(db) == {}
 
@@ -82,7 +82,7 @@ async def test_no_rows_is_a_no_op(db: Database) -> None:
 def test_an_unknown_column_is_refused_when_declared() -> None:
     """A column the table does not have is a mistake caught at import time, not at run time."""
     with pytest.raises(ValueError, match="no column"):
-        BulkInsert(users, ("id", "nickname"))
+        bulk_insert(users, ("id", "nickname"))
 
 
 async def test_a_time_on_a_whole_second_matches_a_query_for_it(db: Database) -> None:
@@ -90,7 +90,7 @@ async def test_a_time_on_a_whole_second_matches_a_query_for_it(db: Database) -> 
     comparing the column with that time finds the row (pagination cursors depend on it)."""
     whole = AT.replace(microsecond=0)
     async with db.write() as conn:
-        await USERS.execute(conn, [user_row("whole", whole, None)])
+        await USERS.run_each(conn, [user_row("whole", whole, None)])
 
     async with db.read() as conn:
         query = select(users.c.username).where(users.c.created_at == whole)
@@ -124,14 +124,14 @@ SEEN = Statement(
 async def add_users(db: Database, *names: str, at: datetime = AT) -> list[str]:
     rows = [user_row(name, at, None) for name in names]
     async with db.write() as conn:
-        await USERS.execute(conn, rows)
+        await USERS.run_each(conn, rows)
     return [str(row[0]) for row in rows]
 
 
 async def add_users_in_one_write(db: Database, *names: str) -> None:
     async with db.write() as conn:
         for name in names:
-            await USERS.execute(conn, [user_row(name, AT, None)])
+            await USERS.run_each(conn, [user_row(name, AT, None)])
 
 
 async def test_rows_come_back_as_tuples_with_their_types(db: Database) -> None:
@@ -141,7 +141,7 @@ async def test_rows_come_back_as_tuples_with_their_types(db: Database) -> None:
     pairs = pairs_value(db.dialect, {("bob", "bob@example.com"), ("ann", "ann@example.com")})
 
     async with db.write() as conn:
-        rows = await _users_named().rows(conn, {"pairs": pairs})
+        rows = await _users_named().rows(conn, (pairs,))
 
     assert rows == [
         ("ann", AT.replace(microsecond=0), False),
@@ -155,10 +155,8 @@ async def test_rows_each_gives_every_execution_rows_in_order(db: Database) -> No
     stream position upsert's)."""
     a, b = sorted(await add_users(db, "ann", "bob"))
     async with db.write() as conn:
-        first = await ALLOCATE.rows_each(conn, [{"user_id": a, "seq": 2}])
-        second = await ALLOCATE.rows_each(
-            conn, [{"user_id": a, "seq": 3}, {"user_id": b, "seq": 1}]
-        )
+        first = await ALLOCATE.rows_each(conn, [(a, 2)])
+        second = await ALLOCATE.rows_each(conn, [(a, 3), (b, 1)])
 
     assert first == [(a, 2)]
     assert second == [(a, 5), (b, 1)]
@@ -170,7 +168,7 @@ async def test_run_each_writes_every_parameter_set(db: Database) -> None:
     await add_users(db, "ann", "bob")
     whole = AT.replace(microsecond=0)
     async with db.write() as conn:
-        await SEEN.run_each(conn, [{"name": "ann", "seen": whole}, {"name": "bob", "seen": AT}])
+        await SEEN.run_each(conn, [("ann", whole), ("bob", AT)])
 
     found = await stored(db)
     assert (found["ann"][1], found["bob"][1]) == (whole, AT)
@@ -201,7 +199,7 @@ async def test_outside_a_write_transaction_is_refused(db: Database) -> None:
     mode."""
     async with db.read() as conn:
         with pytest.raises(RuntimeError, match=r"inside Database\.write"):
-            await _users_named().rows(conn, {"pairs": pairs_value(db.dialect, set())})
+            await _users_named().rows(conn, (pairs_value(db.dialect, set()),))
 
 
 def test_a_parameter_not_declared_is_refused() -> None:
@@ -209,4 +207,12 @@ def test_a_parameter_not_declared_is_refused() -> None:
     it is first compiled."""
     statement = Statement(lambda _dialect: SEEN.statement("sqlite"), ("name",))
     with pytest.raises(ValueError, match="'seen' not declared"):
-        statement._sqlite_form(sqlite.dialect())
+        statement.form(sqlite.dialect())
+
+
+def test_a_declared_parameter_the_statement_lacks_is_refused() -> None:
+    """Declaring a parameter the statement does not take is a mistake caught when it is first
+    compiled, not a value silently dropped."""
+    statement = Statement(lambda _dialect: SEEN.statement("sqlite"), ("name", "seen", "extra"))
+    with pytest.raises(ValueError, match=r"no parameter.*extra"):
+        statement.form(sqlite.dialect())

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.direct import Statement, bulk_insert
 from gkchat.db.engine import pairs_in, pairs_value, upsertable_insert
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
@@ -65,7 +65,7 @@ async def find_by_client_ids(
     """Messages already stored under these (sender_id, client_id) pairs."""
     if not keys:
         return {}
-    rows = await _BY_CLIENT_IDS.rows(conn, {"keys": pairs_value(conn.dialect.name, keys)})
+    rows = await _BY_CLIENT_IDS.rows(conn, (pairs_value(conn.dialect.name, keys),))
     found = [_message_from(row) for row in rows]
     return {(m.sender_id, m.client_id or ""): m for m in found}
 
@@ -94,7 +94,7 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
     """
     if not pairs:
         return set()
-    rows = await _FRIEND_PAIRS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
+    rows = await _FRIEND_PAIRS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
     return {(user_id1, user_id2) for user_id1, user_id2 in rows}
 
 
@@ -144,17 +144,7 @@ async def advance_conversations(
     if not counts:
         return {}
     rows = [
-        {
-            "user_id1": pair[0],
-            "user_id2": pair[1],
-            "last_seq": counts[pair],
-            "last_message_id": last_message_ids[pair],
-            "last_activity_at": at,
-            "read_seq1": 0,
-            "read_seq2": 0,
-            "delivered_seq1": 0,
-            "delivered_seq2": 0,
-        }
+        (pair[0], pair[1], counts[pair], last_message_ids[pair], at, 0, 0, 0, 0)
         for pair in sorted(counts)
     ]
     first = {}
@@ -164,7 +154,7 @@ async def advance_conversations(
     return first
 
 
-_INSERT_MESSAGES = BulkInsert(
+_INSERT_MESSAGES = bulk_insert(
     messages,
     (
         "id",
@@ -197,7 +187,7 @@ async def insert_messages(conn: AsyncConnection, batch: Sequence[Message]) -> No
                 m.created_at,
             )
         )
-    await _INSERT_MESSAGES.execute(conn, rows)
+    await _INSERT_MESSAGES.run_each(conn, rows)
 
 
 async def history(

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.direct import Statement, bulk_insert
 from gkchat.db.engine import Database, ids_in, ids_value, pairs_in, pairs_value
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
@@ -61,7 +61,7 @@ async def insert(conn: AsyncConnection, notification: Notification) -> None:
     await insert_all(conn, [notification])
 
 
-_INSERT = BulkInsert(
+_INSERT = bulk_insert(
     n, ("id", "user_id", "type", "reference_id", "content", "created_at", "actor_id", "count")
 )
 
@@ -71,7 +71,7 @@ async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None
         (x.id, x.user_id, x.type, x.reference_id, x.content, x.created_at, x.actor_id, x.count)
         for x in created
     ]
-    await _INSERT.execute(conn, rows)
+    await _INSERT.run_each(conn, rows)
 
 
 _OPEN_BURSTS = Statement(
@@ -93,7 +93,7 @@ async def open_bursts(
     """
     if not pairs:
         return {}
-    rows = await _OPEN_BURSTS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
+    rows = await _OPEN_BURSTS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
     return {(user_id, actor_id): (id_, int(count)) for user_id, actor_id, id_, count in rows}
 
 
@@ -115,16 +115,7 @@ _BUMP = Statement(
 async def bump_all(conn: AsyncConnection, bumped: list[Notification]) -> None:
     """Store collapsed notifications' new counts, contents, references and times (one
     statement for all of them)."""
-    rows = [
-        {
-            "b_id": x.id,
-            "b_count": x.count,
-            "b_content": x.content,
-            "b_reference_id": x.reference_id,
-            "b_created_at": x.created_at,
-        }
-        for x in bumped
-    ]
+    rows = [(x.id, x.count, x.content, x.reference_id, x.created_at) for x in bumped]
     await _BUMP.run_each(conn, rows)
 
 
@@ -209,7 +200,7 @@ async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set
     """Which (user, peer) pairs have the user muting the peer."""
     if not pairs:
         return set()
-    rows = await _MUTED_PAIRS.rows(conn, {"pairs": pairs_value(conn.dialect.name, pairs)})
+    rows = await _MUTED_PAIRS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
     return {(user_id, peer_id) for user_id, peer_id in rows}
 
 

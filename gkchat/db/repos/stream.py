@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gkchat.db.direct import BulkInsert, Statement
+from gkchat.db.direct import Statement, bulk_insert
 from gkchat.db.engine import upsertable_insert
 from gkchat.db.tables import events, stream_heads
 from gkchat.domain.models import StreamEvent
@@ -39,16 +39,16 @@ async def allocate(conn: AsyncConnection, counts: dict[str, int]) -> dict[str, i
     """
     if not counts:
         return {}
-    rows = [{"user_id": user_id, "seq": counts[user_id]} for user_id in sorted(counts)]
+    rows = [(user_id, counts[user_id]) for user_id in sorted(counts)]
     allocated = await _ALLOCATE.rows_each(conn, rows)
     return {user_id: int(seq) - counts[user_id] + 1 for user_id, seq in allocated}
 
 
-_INSERT_EVENTS = BulkInsert(events, ("user_id", "seq", "type", "data", "created_at"))
+_INSERT_EVENTS = bulk_insert(events, ("user_id", "seq", "type", "data", "created_at"))
 
 
 async def insert_events(conn: AsyncConnection, rows: Iterable[StreamEvent], at: datetime) -> None:
-    await _INSERT_EVENTS.execute(
+    await _INSERT_EVENTS.run_each(
         conn, [(e.user_id, e.seq, e.type, e.data_json(), at) for e in rows]
     )
 
