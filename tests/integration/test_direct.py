@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gkchat.db.direct import Statement, bulk_insert
 from gkchat.db.engine import Database, pairs_in, pairs_value
+from gkchat.db.repos.messages import advance_conversations
 from gkchat.db.repos.stream import _ALLOCATE as ALLOCATE
-from gkchat.db.tables import users
+from gkchat.db.tables import conversations, users
 from gkchat.domain.ids import new_id
 
 USERS = bulk_insert(
@@ -150,16 +151,43 @@ async def test_rows_come_back_as_tuples_with_their_types(db: Database) -> None:
     assert all(type(row) is tuple and row[1].tzinfo == UTC for row in rows)
 
 
-async def test_rows_each_gives_every_execution_rows_in_order(db: Database) -> None:
-    """A RETURNING statement run once per parameter set gives each set's rows, in order (the
-    stream position upsert's)."""
+async def test_rows_each_gives_every_execution_rows(db: Database) -> None:
+    """A RETURNING upsert run for each row of values gives every row's result (the stream
+    position upsert's), as if run one row at a time."""
     a, b = sorted(await add_users(db, "ann", "bob"))
     async with db.write() as conn:
         first = await ALLOCATE.rows_each(conn, [(a, 2)])
         second = await ALLOCATE.rows_each(conn, [(a, 3), (b, 1)])
 
     assert first == [(a, 2)]
-    assert second == [(a, 5), (b, 1)]
+    assert sorted(second) == [(a, 5), (b, 1)]
+
+
+async def test_rows_each_of_many_rows_stores_what_one_at_a_time_would(db: Database) -> None:
+    """Many rows (on SQLite, sent as one JSON array) insert and update as one execution per
+    row would, times included: a whole-second time is found by a query for it."""
+    ids = sorted(await add_users(db, *(f"user{i}" for i in range(10))))
+    pairs = [(ids[i], ids[i + 1]) for i in range(0, 10, 2)]
+    whole = AT.replace(microsecond=0)
+    async with db.write() as conn:
+        await advance_conversations(
+            conn, dict.fromkeys(pairs, 3), last_message_ids=dict.fromkeys(pairs, "m1"), at=AT
+        )
+        again = await advance_conversations(
+            conn, dict.fromkeys(pairs, 2), last_message_ids=dict.fromkeys(pairs, "m2"), at=whole
+        )
+
+    assert again == dict.fromkeys(pairs, 4)
+    async with db.read() as conn:
+        query = select(
+            conversations.c.user_id1,
+            conversations.c.user_id2,
+            conversations.c.last_seq,
+            conversations.c.last_message_id,
+        ).where(conversations.c.last_activity_at == whole)
+        assert sorted(tuple(row) for row in await conn.execute(query)) == [
+            (*p, 5, "m2") for p in pairs
+        ]
 
 
 async def test_run_each_writes_every_parameter_set(db: Database) -> None:
