@@ -28,6 +28,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import Insert, String, Table, bindparam, func, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,14 +59,29 @@ class _Form:
     expanding: bool  # the SQL text is completed per execution (PostgreSQL's IN lists)
     # SQLite: the INSERT taking all its rows, bound as here, as one JSON array parameter.
     from_json: "_Form | None" = None
+    # PostgreSQL: the INSERT taking all its rows as one array per column (unnest).
+    from_arrays: "_Form | None" = None
+
+    def as_arrays(self, rows: Sequence[Row]) -> Row:
+        """``from_arrays``' values for ``rows``: one list per column, processed by it."""
+        assert self.from_arrays is not None
+        columns: list[Any] = [list(column) for column in zip(*self.order(rows), strict=True)]
+        for index, process in self.from_arrays.binds:  # lists: no memo (unhashable)
+            columns[index] = process(columns[index])
+        return tuple(columns)
+
+    def order(self, rows: Sequence[Row]) -> Sequence[Row]:
+        """Each row's values in the SQL's order, the statement's own values included."""
+        if self.pick is None:
+            return rows
+        pick, fixed = self.pick, self.fixed
+        return [pick(row + fixed) for row in rows]
 
     def bind(self, rows: Sequence[Row]) -> list[Row]:
         """Each row's values in the SQL's order, processed as the dialect binds them; a
         processed value is computed once per distinct value in the rows (rows written
         together share their time), so values must be hashable."""
-        if self.pick is not None:
-            pick, fixed = self.pick, self.fixed
-            rows = [pick(row + fixed) for row in rows]
+        rows = self.order(rows)
         if not self.binds:
             return list(rows)
         converted: list[Row] = []
@@ -134,9 +150,12 @@ class Statement:
         _check_transaction(conn)
         if not rows:
             return []
-        if conn.dialect.name != "sqlite":
-            return await self._through_sqlalchemy(conn, rows)
         form = self.form(conn.dialect)
+        if conn.dialect.name != "sqlite":
+            if form.from_arrays is None:
+                return await self._through_sqlalchemy(conn, rows)
+            result = await conn.exec_driver_sql(form.from_arrays.sql, form.as_arrays(rows))
+            return form.read([tuple(row) for row in result])
         bound = form.bind(rows)
         if form.from_json is not None and len(bound) >= _JSON_FROM_ROWS:
             many = form.from_json
@@ -160,6 +179,8 @@ class Statement:
         if conn.dialect.name == "sqlite":
             bound = form.bind(rows)
             _run(conn, form.sql, lambda raw: raw.executemany(form.sql, bound))
+        elif form.from_arrays is not None:
+            await conn.exec_driver_sql(form.from_arrays.sql, form.as_arrays(rows))
         elif form.expanding:
             await self._through_sqlalchemy(conn, rows, returns_rows=False)
         else:
@@ -180,6 +201,8 @@ class Statement:
             found = _compile(compiled, dialect, self.params)
             if dialect.name == "sqlite" and isinstance(statement, Insert):
                 found = replace(found, from_json=_from_json(statement, compiled, dialect))
+            elif dialect.name == "postgresql" and isinstance(statement, Insert):
+                found = replace(found, from_arrays=_from_arrays(statement, compiled, dialect))
             self._forms[dialect.name] = found
         return found
 
@@ -242,12 +265,20 @@ def _compile(compiled: Compiled, dialect: Dialect, params: tuple[str, ...]) -> _
     )
 
 
-def _from_json(statement: Insert, compiled: Compiled, dialect: Dialect) -> _Form | None:
-    """``statement`` as ``INSERT ... SELECT`` from a JSON array of rows, each row its values
-    in the order the VALUES form takes them; None if the statement binds anything more than
-    its inserted columns (then it runs once per row)."""
+def _inserted_columns(statement: Insert, compiled: Compiled) -> tuple[str, ...] | None:
+    """The columns an INSERT binds, in its VALUES' order; None if it binds anything else
+    (then it cannot take its rows as one parameter)."""
     columns = tuple(getattr(compiled, "positiontup", None) or ())
     if statement.select is not None or not columns or set(columns) - set(statement.table.c.keys()):
+        return None
+    return columns
+
+
+def _from_json(statement: Insert, compiled: Compiled, dialect: Dialect) -> _Form | None:
+    """``statement`` as ``INSERT ... SELECT`` from a JSON array of rows, each row its values
+    in the order the VALUES form takes them, bound."""
+    columns = _inserted_columns(statement, compiled)
+    if columns is None:
         return None
     each = func.json_each(bindparam("rows", type_=String())).table_valued("value")
     source = select(
@@ -255,6 +286,24 @@ def _from_json(statement: Insert, compiled: Compiled, dialect: Dialect) -> _Form
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT ... SELECT
     many = statement.from_select(list(columns), source)
     return _compile(many.compile(dialect=dialect), dialect, ("rows",))
+
+
+def _from_arrays(statement: Insert, compiled: Compiled, dialect: Dialect) -> _Form | None:
+    """``statement`` as ``INSERT ... SELECT unnest(...), ...`` taking one array per column:
+    one statement text whatever the number of rows, which PostgreSQL prepares once and runs
+    once, where an executemany ran the INSERT once per row and a multi-row VALUES had a
+    text for each number of rows."""
+    columns = _inserted_columns(statement, compiled)
+    if columns is None:
+        return None
+    table = statement.table
+    names = tuple(f"column_{index}" for index in range(len(columns)))
+    arrays = [
+        func.unnest(bindparam(name, type_=postgresql.ARRAY(table.c[column].type)))
+        for name, column in zip(names, columns, strict=True)
+    ]
+    many = statement.from_select(list(columns), select(*arrays))
+    return _compile(many.compile(dialect=dialect), dialect, names)
 
 
 def _picker(picks: tuple[int, ...]) -> Callable[[Row], Row]:
