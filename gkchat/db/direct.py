@@ -10,10 +10,9 @@ Here a Core statement is compiled once per dialect into its SQL text, the order 
 parameters and each column's bind and result processors (times as SQLite stores them, and
 back). Inside a write transaction on SQLite the text goes straight to the ``sqlite3``
 connection under SQLAlchemy's (``sqlite_driver.raw_connection``); the transaction itself
-(``BEGIN IMMEDIATE``, ``COMMIT``, rollback) stays SQLAlchemy's. On PostgreSQL the compiled
-text goes to ``exec_driver_sql``, which asyncpg prepares once per connection; statements
-whose text SQLAlchemy completes per execution (expanding IN lists) and multi-row upserts
-with RETURNING (SQLAlchemy's "insertmanyvalues") run through ``AsyncConnection.execute``.
+(``BEGIN IMMEDIATE``, ``COMMIT``, rollback) stays SQLAlchemy's. On PostgreSQL the same calls
+run through SQLAlchemy as before: there a statement is a round trip to the server, and the
+pair lists are expanding parameters whose text varies from call to call.
 
 Rows come back as plain tuples in the statement's column order, with the same values
 SQLAlchemy would give; failures are raised as SQLAlchemy's ``DBAPIError`` subclasses
@@ -129,13 +128,9 @@ class Statement:
     async def rows(self, conn: AsyncConnection, values: Row) -> list[Row]:
         """The rows of one execution."""
         _check_transaction(conn)
-        form = self.form(conn.dialect)
         if conn.dialect.name != "sqlite":
-            if form.expanding:
-                return await self._through_sqlalchemy(conn, [values])
-            (bound,) = form.bind([values])
-            result = await conn.exec_driver_sql(form.sql, bound)
-            return form.read([tuple(row) for row in result])
+            return await self._through_sqlalchemy(conn, [values])
+        form = self.form(conn.dialect)
         (bound,) = form.bind([values])
         return form.read(_run(conn, form.sql, lambda raw: raw.execute(form.sql, bound).fetchall()))
 

@@ -44,7 +44,7 @@ async def found(db: Database, pairs: list[tuple[str, str]]) -> set[tuple[str, st
         query = select(mutes.c.user_id, mutes.c.peer_id).where(
             pairs_in(dialect, mutes.c.user_id, mutes.c.peer_id, "pairs")
         )
-        rows = await conn.execute(query, {"pairs": pairs_value(pairs)})
+        rows = await conn.execute(query, {"pairs": pairs_value(dialect, pairs)})
         return {(row.user_id, row.peer_id) for row in rows}
 
 

@@ -99,7 +99,7 @@ async def test_pairs_in_searches_the_index(db: Database) -> None:
             pairs_in("sqlite", mutes.c.user_id, mutes.c.peer_id, "pairs")
         )
         compiled = query.compile(conn.sync_connection)
-        params = compiled.construct_params({"pairs": pairs_value([("a", "b")])})
+        params = compiled.construct_params({"pairs": pairs_value("sqlite", [("a", "b")])})
         assert compiled.positiontup is not None
         positional = tuple(params[name] for name in compiled.positiontup)
         plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", positional)
