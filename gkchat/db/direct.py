@@ -10,9 +10,11 @@ Here a Core statement is compiled once per dialect into its SQL text, the order 
 parameters and each column's bind and result processors (times as SQLite stores them, and
 back). Inside a write transaction on SQLite the text goes straight to the ``sqlite3``
 connection under SQLAlchemy's (``sqlite_driver.raw_connection``); the transaction itself
-(``BEGIN IMMEDIATE``, ``COMMIT``, rollback) stays SQLAlchemy's. On PostgreSQL the same calls
-run through SQLAlchemy as before: there a statement is a round trip to the server, and the
-pair lists are expanding parameters whose text varies from call to call.
+(``BEGIN IMMEDIATE``, ``COMMIT``, rollback) stays SQLAlchemy's. On PostgreSQL an INSERT's
+rows go as one array per column (``INSERT ... SELECT unnest(...)``) to ``exec_driver_sql``,
+and statements of a fixed text too; the lookups of pairs (``engine.pairs_in``) are expanding
+IN lists there, whose text SQLAlchemy completes per execution, so they run through
+``AsyncConnection.execute``.
 
 Rows come back as plain tuples in the statement's column order, with the same values
 SQLAlchemy would give; failures are raised as SQLAlchemy's ``DBAPIError`` subclasses

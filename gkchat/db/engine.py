@@ -130,6 +130,15 @@ def pairs_in(
     So on SQLite the pairs go as one JSON parameter that ``json_each`` unpacks. Either way the
     statement does not depend on the pairs, so it can be built once and its compiled form
     cached.
+
+    PostgreSQL keeps the IN list, whose text varies with the number of pairs, and for a few
+    pairs it searches the index. One JSON parameter there (tried) gave each connection one
+    prepared statement whose generic plan, made for 100 pairs, was a hash join over a
+    sequential scan of small tables: the tables a send updates over and over (unread
+    notifications, conversations) stay small but fill with dead row versions, and a table
+    that grows outgrows the plan (a lookup prepared on the empty messages table took 13.6 ms
+    at 100,000 messages, against 0.18 ms prepared afresh). Three ``ws-messages`` runs on one
+    database doubled PostgreSQL's CPU per message from the second run on.
     """
     if dialect != "sqlite":
         return tuple_(first, second).in_(bindparam(name, expanding=True))
