@@ -39,8 +39,8 @@ from sqlalchemy.sql.compiler import Compiled
 from gkchat.db.sqlite_driver import raw_connection
 
 # From this many rows on, a SQLite INSERT of rows_each takes them as one JSON array: 128
-# stream position upserts took 0.28 ms so against 0.67 ms executed one by one, but one took
-# 24 us against 20, and a conversation's upsert 47 against 27 (bench: 64-message batches).
+# stream position upserts took 0.28 ms that way against 0.67 ms executed one by one, but a
+# single one took 24 us against 20, and a conversation's upsert 47 against 27.
 _JSON_FROM_ROWS = 4
 
 Processor = Callable[[Any], Any]
@@ -140,9 +140,9 @@ class Statement:
         """The rows of one execution per row of values, in no particular order (a multi-row
         upsert's RETURNING).
 
-        An INSERT is one statement for all the rows: on PostgreSQL SQLAlchemy's multi-row
-        VALUES; on SQLite, from a few rows on, an ``INSERT ... SELECT`` from the rows as one
-        JSON array (``json_each``).
+        An INSERT is one statement for all the rows: on PostgreSQL an ``INSERT ... SELECT``
+        from one array per column (``unnest``); on SQLite, from a few rows on, one from the
+        rows as one JSON array (``json_each``).
         """
         _check_transaction(conn)
         if not rows:
