@@ -190,12 +190,16 @@ async def test_whole_second_times_written_short_are_normalised(tmp_path: Path) -
         await database.dispose()
 
 
-@pytest.mark.parametrize(("pragma", "expected"), [("journal_mode", "wal"), ("synchronous", 2)])
+@pytest.mark.parametrize(
+    ("pragma", "expected"),
+    [("journal_mode", "wal"), ("synchronous", 2), ("wal_autocheckpoint", 4000)],
+)
 @pytest.mark.parametrize("access", ["read", "write"])
 async def test_sqlite_connections_are_durable_wal(
     tmp_path: Path, pragma: str, expected: object, access: str
 ) -> None:
-    """Every SQLite connection runs in WAL mode with synchronous=FULL (2)."""
+    """Every SQLite connection runs in WAL mode with synchronous=FULL (2), and checkpoints
+    the log every 4,000 pages."""
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
     try:
         context = database.read() if access == "read" else database.write()
