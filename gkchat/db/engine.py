@@ -39,7 +39,9 @@ DEFAULT_POSTGRES_POOL_SIZE = 20  # connections each process keeps to PostgreSQL
 # batch (each user's newest index leaves), and a checkpoint copies each page once however
 # often it was written: against SQLite's default of 1,000, ws-messages at 5,000 msg/s had
 # delivery p50 35 and 33 -> 30 and 27 ms and a closed loop of 11,240 and 11,279 -> 12,072
-# and 11,913 msg/s (alternating runs). 10,000 pages measured no better than 4,000.
+# and 11,913 msg/s (alternating runs). The price is in the tail at low rates, where the
+# batch that runs a checkpoint waits for a bigger one: p99 at 500 msg/s 6 -> 7 to 9 ms.
+# 10,000 pages measured no better than 4,000.
 SQLITE_CHECKPOINT_PAGES = 4000
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 # PostgreSQL SQLSTATEs that say "not now" rather than "never": connection exceptions (08),
