@@ -137,9 +137,9 @@ async def advance_conversations(
     """Reserve ``counts[pair]`` positions in each conversation (creating it); return each
     pair's first position.
 
-    The upserts run in pair order (on PostgreSQL as one multi-row statement, compiled once,
-    as in ``stream.allocate``); the rows stay locked until commit, so positions commit in
-    order and concurrent batches never deadlock.
+    The upserts run in pair order, as one statement (``Statement.rows_each``, as in
+    ``stream.allocate``); the rows stay locked until commit, so positions commit in order
+    and concurrent batches never deadlock.
     """
     if not counts:
         return {}

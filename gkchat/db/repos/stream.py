@@ -32,10 +32,9 @@ async def allocate(conn: AsyncConnection, counts: dict[str, int]) -> dict[str, i
     order and never deadlock. The row locks are held to commit, so a user's positions commit
     in the order they were given.
 
-    On PostgreSQL the rows go as executemany parameters, which SQLAlchemy's
-    "insertmanyvalues" sends as one multi-row statement in parameter order: the statement
-    compiles once and is cached, where ``.values(rows)`` compiled anew for every batch. On
-    SQLite each row is one execution of the same prepared statement (``db.direct``).
+    The rows go as one statement of a fixed text (``Statement.rows_each``: one array per
+    column on PostgreSQL, one JSON array on SQLite from a few rows on), processed in the
+    order given.
     """
     if not counts:
         return {}
