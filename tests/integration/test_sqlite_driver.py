@@ -8,8 +8,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from gkchat.db.engine import Database, pairs_in, pairs_value
+from gkchat.db.sqlite_driver import raw_connection
 from gkchat.db.tables import mutes
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -126,3 +128,24 @@ async def test_a_failing_statement_raises_the_database_error_and_rolls_back(db: 
     async with db.read() as conn:
         rows = (await conn.execute(text("SELECT body FROM notes"))).scalars().all()
     assert rows == ["again"]
+
+
+async def test_the_raw_connection_of_another_driver_is_refused(db: Database) -> None:
+    """``raw_connection`` hands out only the sqlite3 connection of GK-Chat's own driver; a
+    connection made by SQLAlchemy's stock aiosqlite adapter is refused, not misread."""
+    stock = create_async_engine(db.url)
+    try:
+        async with stock.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            with pytest.raises(TypeError, match="not a connection made by"):
+                raw_connection(conn)
+    finally:
+        await stock.dispose()
+
+
+async def test_the_raw_connection_is_the_transactions_own(db: Database) -> None:
+    """Inside a write, the raw connection sees the transaction's uncommitted writes."""
+    async with db.write() as conn:
+        await conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+        await conn.execute(text("INSERT INTO scratch VALUES (7)"))
+        assert raw_connection(conn).execute("SELECT x FROM scratch").fetchall() == [(7,)]
