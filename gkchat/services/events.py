@@ -4,7 +4,10 @@
 event. Before the commit, derivers store what the events call for (notifications) and add
 their own events, and every kept event is recorded in its audience's streams, in the same
 transaction; after the commit, the recorded entries are published for live delivery and the
-after-commit handlers see the domain events. Nothing is announced for a change that did not
+after-commit handlers see the domain events. Callbacks in ``tx.committed`` run between the
+commit and the publishing: the message writer answers its senders there, so that a sender's
+acknowledgement is queued on its socket before the live events and both go out in one write.
+Nothing is announced for a change that did not
 commit, and nothing committed lacks its stream entries.
 
 SQLite statements run on the event loop (``db.sqlite_driver``), so a write of hundreds of
@@ -37,6 +40,7 @@ Publisher = Callable[[list[StreamEvent]], Awaitable[None]]
 class Transaction:
     conn: AsyncConnection
     events: list[DomainEvent] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
     async def emit(self, event: DomainEvent) -> None:
         self.events.append(event)
@@ -72,6 +76,8 @@ class EventBus:
                 tx.events += await derive(conn, list(tx.events))
             await asyncio.sleep(0)
             recorded = await self._stream.record(conn, tx.events)
+        for callback in tx.committed:
+            callback()
         await self.announce(tx.events, recorded)
 
     async def announce(self, events: list[DomainEvent], recorded: list[StreamEvent]) -> None:

@@ -107,20 +107,15 @@ class MessageWriter:
     async def _write(self, batch: list[SendCommand]) -> None:
         for attempt in range(_ATTEMPTS):
             try:
-                outcomes = await self._write_once(batch)
-                break
+                await self._write_once(batch)
+                return
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:
                     raise
-        for command, outcome in zip(batch, outcomes, strict=True):
-            if command.future.done():
-                continue
-            if isinstance(outcome, Exception):
-                command.future.set_exception(outcome)
-            else:
-                command.future.set_result(outcome)
 
-    async def _write_once(self, batch: list[SendCommand]) -> list[Sent | DomainError]:
+    async def _write_once(self, batch: list[SendCommand]) -> None:
+        """Store the batch in one transaction; its senders are answered once it commits,
+        before its events are published (``Transaction.committed``)."""
         now = self._clock.now()
         async with self._bus.transaction() as tx:
             conn = tx.conn
@@ -175,18 +170,30 @@ class MessageWriter:
                 outcomes[index] = Sent(message, created=True)
                 await tx.emit(MessageCreated(message=message, sender_name=command.sender_name))
             await repo.insert_messages(conn, created)
-
-        for index, command in enumerate(batch):
-            if outcomes[index] is _DUPLICATE_IN_BATCH:
-                assert command.client_id is not None
-                first = outcomes[seen[(command.sender_id, command.client_id)]]
-                assert isinstance(first, Sent)
-                outcomes[index] = _replayed(first.message, command)
-        return outcomes
+            tx.committed.append(lambda: _settle(batch, outcomes, seen))
 
 
 _PENDING = Unavailable("pending")
 _DUPLICATE_IN_BATCH = Unavailable("duplicate")
+
+
+def _settle(
+    batch: list[SendCommand], outcomes: list[Sent | DomainError], seen: dict[tuple[str, str], int]
+) -> None:
+    """Resolve each sender's future; a repeat within the batch gets its first copy."""
+    for index, command in enumerate(batch):
+        outcome = outcomes[index]
+        if outcome is _DUPLICATE_IN_BATCH:
+            assert command.client_id is not None
+            first = outcomes[seen[(command.sender_id, command.client_id)]]
+            assert isinstance(first, Sent)
+            outcome = _replayed(first.message, command)
+        if command.future.done():
+            continue
+        if isinstance(outcome, Exception):
+            command.future.set_exception(outcome)
+        else:
+            command.future.set_result(outcome)
 
 
 def _replayed(message: Message, command: SendCommand) -> Sent | DomainError:
