@@ -1,4 +1,5 @@
-"""One WebSocket connection's outgoing side: a bounded queue, drained by a writer task.
+"""One WebSocket connection's outgoing side: a bounded queue, flushed by a callback or drained
+by a writer task.
 
 Everything for the socket goes through ``push_*``, which never blocks: a client too slow to
 drain its queue (more than ``queue_size`` frames or ``queue_bytes`` of text waiting) is
@@ -6,10 +7,19 @@ disconnected (1013) instead of holding anyone else up. The writer sends
 stream events in position order, skips ones already sent, and fills gaps (a lost hub message)
 from the database before going on.
 
+Pushes made together go out together: the first schedules a flush (``loop.call_soon``), which
+runs after the other callbacks already due, such as the acknowledgements of the same batch of
+sends, and writes everything queued in one socket write. The flush is a plain callback, not a
+task, because that is the common case at load (a few frames, nothing to catch up, a transport
+that takes data): at 5,000 messages per second about a hundred sockets are written to every
+10 ms. Whatever cannot go at once (stored events to read first, a transport over its
+high-water mark, a long queue) is handed to a writer task, which can wait.
+
 An idle socket costs as little as it can: the writer task exists only while frames wait (it
-starts on a push and ends when the queue is empty), and the idle timeout is one timer re-armed
-once per timeout, not per frame. At 10,000 open sockets every object a socket keeps alive is
-10,000 objects that each full garbage collection walks while the event loop waits.
+starts when a flush cannot finish and ends when the queue is empty), and the idle timeout is
+one timer re-armed once per timeout, not per frame. At 10,000 open sockets every object a
+socket keeps alive is 10,000 objects that each full garbage collection walks while the event
+loop waits.
 """
 
 import asyncio
@@ -25,7 +35,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from gkchat.domain.models import StreamEvent
 from gkchat.realtime.frames import event_frame
-from gkchat.realtime.socket_writes import coalesced_writer
+from gkchat.realtime.socket_writes import coalesced_writer, sansio_protocol, write_frames
 
 log = logging.getLogger("gkchat.ws")
 
@@ -51,12 +61,14 @@ class Connection:
         "_catch_up",
         "_closed",
         "_closer",
+        "_flush_due",
         "_heard",
         "_idle_timeout",
         "_idle_timer",
         "_loop",
         "_max_queued",
         "_max_queued_bytes",
+        "_protocol",
         "_queue",
         "_queued_bytes",
         "_reader",
@@ -97,6 +109,8 @@ class Connection:
         self._started = False
         self._closed = False
         self._writer: asyncio.Task[None] | None = None
+        self._flush_due = False
+        self._protocol = sansio_protocol(websocket)
         self._closer: asyncio.Task[None] | None = None
         self._heard = 0.0
         self._idle_timeout = 0.0
@@ -196,8 +210,37 @@ class Connection:
         self._wake_writer()
 
     def _wake_writer(self) -> None:
-        if self._writer is None and self._started and self._queue:
-            self._writer = self._loop.create_task(self._drain())
+        if self._writer is None and self._started and self._queue and not self._flush_due:
+            self._flush_due = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Send what is queued if it can go at once; otherwise start the writer task."""
+        self._flush_due = False
+        if self._writer is not None or self._closed or not self._queue:
+            return
+        if self._protocol is not None and self._head_goes_now():
+            try:
+                texts = self._ready_texts()
+                if texts:
+                    write_frames(self._protocol, texts)
+            except Exception:
+                # The peer went away mid-send, as in _drain.
+                self._closed = True
+                self._queue.clear()
+                return
+            if not self._queue:
+                return
+        self._writer = self._loop.create_task(self._drain())
+
+    def _head_goes_now(self) -> bool:
+        """Whether a flush can send without waiting: a short queue whose head needs no stored
+        events first, and a transport under its high-water mark."""
+        assert self._protocol is not None
+        if len(self._queue) > _FRAMES_PER_TURN or not self._protocol.writable.is_set():
+            return False
+        seq, text = self._queue[0]
+        return text is not None and (seq == _NO_POSITION or seq <= self.last_seq + 1)
 
     def _stop_sending(self) -> None:
         if self._idle_timer is not None:

@@ -35,13 +35,15 @@ async def test_frames_pushed_before_start_go_first_and_in_order() -> None:
 
 
 async def test_an_idle_connection_has_no_writer_task() -> None:
-    """The writer task exists while frames wait and ends once they are sent."""
-    peer = FakeSocket()
+    """A socket that cannot be written to without waiting gets a writer task while frames
+    wait, and none once they are sent."""
+    peer = FakeSocket()  # not uvicorn's protocol: every send is awaited, by the writer task
     conn = open_connection(peer)
     conn.start(0)
     assert writer_tasks() == []
 
     conn.push_frame("one")
+    await asyncio.sleep(0)  # the flush runs and hands the frame to a writer task
     assert len(writer_tasks()) == 1
     await settle()
 

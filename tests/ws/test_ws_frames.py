@@ -8,6 +8,7 @@ the server or other connections. Idle connections are reaped (``ws_idle_timeout`
 import asyncio
 import json
 import re
+from typing import Any
 
 from gkchat.realtime.socket_writes import coalesced_writer
 from tests.conftest import ServerStarter
@@ -339,3 +340,33 @@ async def test_frames_queued_together_leave_in_one_socket_write_and_in_order(
             connection.push_frame(json.dumps({"type": "test.frame", "data": {"n": n}}))
         frames = [await ws.recv_json() for _ in range(5)]
     assert [f["data"]["n"] for f in frames] == [0, 1, 2, 3, 4]
+
+
+async def test_frames_queued_together_are_written_without_a_writer_task(
+    server: RunningServer, users: UserFactory
+) -> None:
+    """When the transport takes data, one flush callback writes what was queued: no writer
+    task is started for it."""
+    alice = await users.register()
+    async with open_ws(server, alice.token) as ws:
+        await wait_for_connections(server, alice.id, 1)
+        (connection,) = server.app.state.services.gateway.registry.connections_of(alice.id)
+        started: list[asyncio.Task[object]] = []
+        real_create_task = asyncio.get_running_loop().create_task
+
+        def watch(coro: Any, **kwargs: Any) -> asyncio.Task[object]:
+            task = real_create_task(coro, **kwargs)
+            if "_drain" in repr(coro):
+                started.append(task)
+            return task
+
+        loop = asyncio.get_running_loop()
+        loop.create_task = watch  # type: ignore[method-assign,assignment]
+        try:
+            for n in range(3):
+                connection.push_frame(json.dumps({"type": "test.frame", "data": {"n": n}}))
+            frames = [await ws.recv_json() for _ in range(3)]
+        finally:
+            del loop.create_task
+    assert [f["data"]["n"] for f in frames] == [0, 1, 2]
+    assert started == []
