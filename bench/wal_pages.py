@@ -63,13 +63,19 @@ async def measure(path: Path, *, pairs: int, batch: int, warm: int, measured: in
     services = Services.build(Settings(database_url=url, rate_limits=False), SystemClock())
     await services.start()
 
+    sent = 0
+
     async def one_batch() -> None:
+        # Batches take turns through the pairs, so that more pairs than a batch holds means
+        # more conversations, as in a real server.
+        nonlocal sent
         futures = []
-        for i in range(batch):
+        for i in range(sent, sent + batch):
             sender = accounts[(i % pairs) * 2 + i % 2]
             recipient = accounts[(i % pairs) * 2 + 1 - i % 2]
             command = SendCommand(sender["id"], recipient["id"], "hello there", new_id(), "x")
             futures.append(services.writer.submit(command))
+        sent += batch
         await asyncio.gather(*futures)
 
     try:
