@@ -7,8 +7,8 @@ transaction; after the commit, the recorded entries are published for live deliv
 after-commit handlers see the domain events. Callbacks in ``tx.committed`` run between the
 commit and the publishing: the message writer answers its senders there, so that a sender's
 acknowledgement is queued on its socket before the live events and both go out in one write.
-Nothing is announced for a change that did not
-commit, and nothing committed lacks its stream entries.
+Nothing is announced for a change that did not commit, and nothing committed lacks its stream
+entries.
 
 SQLite statements run on the event loop (``db.sqlite_driver``), so a write of hundreds of
 messages would hold the loop for tens of milliseconds. The transaction lets the loop serve
