@@ -147,7 +147,10 @@ notifications = Table(
     Column("read_at", UTCDateTime(), nullable=True),
     Column("actor_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("count", Integer(), nullable=False, server_default="1"),
-    Index(None, "user_id", "created_at"),
+    # By user alone: every message bumps its burst's created_at, which an index holding it
+    # would move on each send, and which on PostgreSQL kept the bump from being HOT
+    # (migration 0010). The listing sorts a user's notifications instead.
+    Index(None, "user_id"),
     Index(
         "uq_notifications_unread_message",
         "user_id",
