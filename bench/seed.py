@@ -38,6 +38,7 @@ from gkchat.db.tables import (
 )
 from gkchat.domain.ids import new_id
 from gkchat.security.tokens import hash_token, new_token
+from gkchat.services.message_writer import SendCommand
 from gkchat.services.stream import encode_cursor
 from gkchat.services.views import message as message_view
 
@@ -131,6 +132,23 @@ async def seed_accounts(url: str, count: int, *, pairs: bool = False) -> list[Ac
         return accounts
     finally:
         await db.dispose()
+
+
+def pair_sends(
+    accounts: Sequence[Account], pairs: int, *, start: int, size: int
+) -> list[SendCommand]:
+    """``size`` sends between the friend pairs of ``seed_accounts(..., pairs=True)``, as the
+    group-commit writer takes them: send ``i`` goes between pair ``i % pairs``, the two sides
+    taking turns. ``start`` says where to begin, so that batches can take turns through more
+    pairs than one batch holds."""
+    sends = []
+    for i in range(start, start + size):
+        sender = accounts[(i % pairs) * 2 + i % 2]
+        recipient = accounts[(i % pairs) * 2 + 1 - i % 2]
+        sends.append(
+            SendCommand(sender["id"], recipient["id"], "hello there", new_id(), sender["username"])
+        )
+    return sends
 
 
 def seed_accounts_sync(url: str, count: int, *, pairs: bool = False) -> list[Account]:

@@ -18,13 +18,11 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.seed import seed_accounts
+from bench.seed import pair_sends, seed_accounts
 from bench.server import ScratchDatabase
 from gkchat.clock import SystemClock
 from gkchat.config import Settings
-from gkchat.domain.ids import new_id
 from gkchat.services.container import Services
-from gkchat.services.message_writer import SendCommand
 
 _WAL_HEADER = 32
 _FRAME_HEADER = 24
@@ -69,14 +67,9 @@ async def measure(path: Path, *, pairs: int, batch: int, warm: int, measured: in
         # Batches take turns through the pairs, so that more pairs than a batch holds means
         # more conversations, as in a real server.
         nonlocal sent
-        futures = []
-        for i in range(sent, sent + batch):
-            sender = accounts[(i % pairs) * 2 + i % 2]
-            recipient = accounts[(i % pairs) * 2 + 1 - i % 2]
-            command = SendCommand(sender["id"], recipient["id"], "hello there", new_id(), "x")
-            futures.append(services.writer.submit(command))
+        sends = pair_sends(accounts, pairs, start=sent, size=batch)
         sent += batch
-        await asyncio.gather(*futures)
+        await asyncio.gather(*[services.writer.submit(command) for command in sends])
 
     try:
         for _ in range(warm):

@@ -22,13 +22,11 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench.seed import seed_accounts
+from bench.seed import pair_sends, seed_accounts
 from bench.server import ScratchDatabase
 from gkchat.clock import SystemClock
 from gkchat.config import Settings
-from gkchat.domain.ids import new_id
 from gkchat.services.container import Services
-from gkchat.services.message_writer import SendCommand
 
 
 @dataclass(frozen=True)
@@ -64,15 +62,8 @@ async def measure(url: str, batches: list[int], rounds: int, pairs: int) -> list
         event.listen(engine, "before_cursor_execute", count)
 
     async def one_batch(size: int) -> None:
-        futures = []
-        for i in range(size):
-            sender = accounts[(i % pairs) * 2 + i % 2]
-            recipient = accounts[(i % pairs) * 2 + 1 - i % 2]
-            command = SendCommand(
-                sender["id"], recipient["id"], "hello there", new_id(), sender["username"]
-            )
-            futures.append(services.writer.submit(command))
-        await asyncio.gather(*futures)
+        sends = pair_sends(accounts, pairs, start=0, size=size)
+        await asyncio.gather(*[services.writer.submit(command) for command in sends])
 
     try:
         figures = []

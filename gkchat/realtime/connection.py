@@ -225,9 +225,7 @@ class Connection:
                 if texts:
                     write_frames(self._protocol, texts)
             except Exception:
-                # The peer went away mid-send, as in _drain.
-                self._closed = True
-                self._queue.clear()
+                self._peer_gone()
                 return
             if not self._queue:
                 return
@@ -241,6 +239,12 @@ class Connection:
             return False
         seq, text = self._queue[0]
         return text is not None and (seq == _NO_POSITION or seq <= self.last_seq + 1)
+
+    def _peer_gone(self) -> None:
+        """A send failed: the peer went away. Stop sending; the receive loop will see the
+        disconnect."""
+        self._closed = True
+        self._queue.clear()
 
     def _stop_sending(self) -> None:
         if self._idle_timer is not None:
@@ -287,9 +291,7 @@ class Connection:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The peer went away mid-send; the receive loop will see the disconnect.
-            self._closed = True
-            self._queue.clear()
+            self._peer_gone()
         finally:
             if self._writer is asyncio.current_task():
                 self._writer = None
