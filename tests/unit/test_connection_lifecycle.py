@@ -144,3 +144,30 @@ async def test_events_already_sent_are_skipped_and_the_socket_stays_open() -> No
 
     assert peer.sent == ["one", "two", "three"]
     assert not conn.closed
+
+
+class _ClosingProtocol:
+    """What a flush sees of uvicorn's protocol once the peer has gone: writable, but
+    disconnected, so a write raises."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.disconnected = True
+
+
+async def test_a_flush_to_a_peer_that_went_away_stops_sending() -> None:
+    """A flush whose write fails marks the connection closed and drops its queue, without
+    starting a writer task."""
+    peer = FakeSocket()
+    conn = open_connection(peer)
+    conn._protocol = _ClosingProtocol()  # type: ignore[assignment]
+    conn.start(0)
+
+    conn.push_frame("one")
+    conn.push_frame("two")
+    await settle()
+
+    assert conn.closed
+    assert writer_tasks() == []
+    assert peer.sent == []
