@@ -12,9 +12,8 @@ back). Inside a write transaction on SQLite the text goes straight to the ``sqli
 connection under SQLAlchemy's (``sqlite_driver.raw_connection``); the transaction itself
 (``BEGIN IMMEDIATE``, ``COMMIT``, rollback) stays SQLAlchemy's. On PostgreSQL an INSERT's
 rows go as one array per column (``INSERT ... SELECT unnest(...)``) to ``exec_driver_sql``,
-and statements of a fixed text too; the lookups of pairs (``engine.pairs_in``) are expanding
-IN lists there, whose text SQLAlchemy completes per execution, so they run through
-``AsyncConnection.execute``.
+and statements of a fixed text too; queries run through ``AsyncConnection.execute``, which
+keeps one prepared statement per text on each connection.
 
 Rows come back as plain tuples in the statement's column order, with the same values
 SQLAlchemy would give; failures are raised as SQLAlchemy's ``DBAPIError`` subclasses

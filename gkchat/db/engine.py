@@ -3,21 +3,26 @@
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     ColumnElement,
+    Select,
     String,
     Table,
     any_,
     bindparam,
+    cast,
     event,
     func,
+    literal_column,
     select,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -129,39 +134,73 @@ def upsertable_insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.
     return postgresql.insert(table)
 
 
-def pairs_in(
-    dialect: str, first: ColumnElement[str], second: ColumnElement[str], name: str
-) -> ColumnElement[bool]:
-    """``(first, second) IN :name``, written so that each database searches an index on
-    (first, second); the parameter ``name`` takes ``pairs_value(dialect, pairs)``.
+def select_by_pairs(
+    dialect: str,
+    columns: Sequence[ColumnElement[Any]],
+    first: ColumnElement[str],
+    second: ColumnElement[str],
+    name: str,
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    share_lock: bool = False,
+) -> Select[Any]:
+    """``columns`` of the rows whose ``(first, second)`` is one of the pairs bound to
+    ``name`` (``pairs_value(dialect, pairs)``), ``where`` holds too, and ``(first, second)``
+    is unique among the rows ``where`` admits. With ``share_lock``, the rows are share-locked
+    (PostgreSQL) in the pairs' order, and come out in it.
 
-    SQLite plans a row-value IN over a list of values as a scan of the whole table (84 ms for
-    256 pairs in 200,000 rows, against 1.6 ms searched); over a subquery it searches the index.
-    So on SQLite the pairs go as one JSON parameter that ``json_each`` unpacks. Either way the
-    statement does not depend on the pairs, so it can be built once and its compiled form
-    cached.
+    Each database searches its index on ``(first, second)`` once per pair, however large the
+    table and however many pairs, and the statement's text does not depend on the pairs, so
+    it is built once and its compiled form cached.
 
-    PostgreSQL keeps the IN list, whose text varies with the number of pairs, and for a few
-    pairs it searches the index. One JSON parameter there (tried) gave each connection one
-    prepared statement whose generic plan, made for 100 pairs, was a hash join over a
-    sequential scan of small tables: the tables a send updates over and over (unread
-    notifications, conversations) stay small but fill with dead row versions, and a table
-    that grows outgrows the plan (a lookup prepared on the empty messages table took 13.6 ms
-    at 100,000 messages, against 0.18 ms prepared afresh). Three ``ws-messages`` runs on one
-    database doubled PostgreSQL's CPU per message from the second run on.
+    SQLite: ``(first, second) IN (SELECT ... FROM json_each(:name))``. A row-value IN over a
+    list of values is a scan of the whole table there (84 ms for 256 pairs in 200,000 rows,
+    against 1.6 ms searched); over a subquery it is searched.
+
+    PostgreSQL: one index probe per pair, in a ``LATERAL`` subquery with ``LIMIT 1`` that
+    the planner cannot turn into a join, so no plan can scan the table. An IN list of pairs
+    had a text that varied with their number, and a prepared statement for 512 pairs got a
+    generic plan that scanned the messages table, testing 512 alternatives on every row:
+    a send batch's lookup of client ids took 97 ms at 20,000 messages and 167 ms at
+    30,000, growing with the table (``auto_explain``). A join over the pairs as one
+    parameter (tried earlier) let the planner hash-join them with a scan of small tables
+    that fill with dead row versions.
     """
-    if dialect != "sqlite":
-        return tuple_(first, second).in_(bindparam(name, expanding=True))
-    listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
-    return tuple_(first, second).in_(
-        select(func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]"))
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
+        matches = tuple_(first, second).in_(
+            select(
+                func.json_extract(listed.c.value, "$[0]"),
+                func.json_extract(listed.c.value, "$[1]"),
+            )
+        )
+        query = select(*columns).where(*where, matches)
+        return query.order_by(first, second) if share_lock else query
+    keys = (
+        func.json_array_elements(cast(bindparam(name, type_=String()), JSON))
+        .table_valued("value", with_ordinality="position")
+        .render_derived(name="keys")
     )
+    probe = (
+        select(*columns)
+        .where(
+            *where,
+            first == keys.c.value.op("->>")(literal_column("0")),
+            second == keys.c.value.op("->>")(literal_column("1")),
+        )
+        .limit(literal_column("1"))
+    )
+    if share_lock:
+        probe = probe.with_for_update(read=True)
+    found = probe.lateral("found")
+    query = select(*found.c).select_from(keys).join(found, true())
+    return query.order_by(keys.c.position) if share_lock else query
 
 
-def pairs_value(dialect: str, pairs: Iterable[tuple[str, str]]) -> str | list[tuple[str, str]]:
-    """The parameter value for ``pairs_in``."""
-    ordered_pairs = sorted(pairs)
-    return orjson.dumps(ordered_pairs).decode() if dialect == "sqlite" else ordered_pairs
+def pairs_value(dialect: str, pairs: Iterable[tuple[str, str]]) -> str:
+    """The parameter value for ``select_by_pairs``: the distinct pairs in order, as a JSON
+    array."""
+    return orjson.dumps(sorted(set(pairs))).decode()
 
 
 def ids_in(dialect: str, column: ColumnElement[str], name: str) -> ColumnElement[bool]:

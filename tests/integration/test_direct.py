@@ -9,7 +9,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from gkchat.db.direct import Statement, bulk_insert
-from gkchat.db.engine import Database, pairs_in, pairs_value
+from gkchat.db.engine import Database, pairs_value, select_by_pairs
 from gkchat.db.repos.messages import advance_conversations
 from gkchat.db.repos.stream import _ALLOCATE as ALLOCATE
 from gkchat.db.tables import conversations, users
@@ -103,10 +103,13 @@ async def test_a_time_on_a_whole_second_matches_a_query_for_it(db: Database) -> 
 
 def _users_named() -> Statement:
     return Statement(
-        lambda dialect: (
-            select(users.c.username, users.c.created_at, users.c.disabled)
-            .where(pairs_in(dialect, users.c.username, users.c.email, "pairs"))
-            .order_by(users.c.username)
+        lambda dialect: select_by_pairs(
+            dialect,
+            (users.c.username, users.c.created_at, users.c.disabled),
+            users.c.username,
+            users.c.email,
+            "pairs",
+            share_lock=True,  # rows in the pairs' order
         ),
         ("pairs",),
     )

@@ -12,7 +12,7 @@ from gkchat.db.repos import users as users_repo
 from gkchat.db.tables import users
 from gkchat.services import grouped_updates
 from gkchat.services.grouped_updates import GroupedUpdates
-from tests.integration.test_pairs_in import NOW, store_mutes
+from tests.integration.test_select_by_pairs import NOW, store_mutes
 
 
 class CountingWrites:

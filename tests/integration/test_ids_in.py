@@ -5,7 +5,7 @@ from sqlalchemy import select
 from gkchat.db.engine import Database, ids_in, ids_value
 from gkchat.db.tables import users
 from gkchat.domain.ids import new_id
-from tests.integration.test_pairs_in import store_mutes
+from tests.integration.test_select_by_pairs import store_mutes
 
 
 async def found(db: Database, ids: list[str]) -> set[str]:

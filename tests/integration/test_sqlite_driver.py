@@ -6,11 +6,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gkchat.db.engine import Database, pairs_in, pairs_value
+from gkchat.db.engine import Database, pairs_value, select_by_pairs
 from gkchat.db.sqlite_driver import raw_connection
 from gkchat.db.tables import mutes
 
@@ -94,11 +94,11 @@ async def test_a_committed_write_is_visible_to_another_process(
     assert other_process.execute("SELECT body FROM notes").fetchall() == [("stored",)]
 
 
-async def test_pairs_in_searches_the_index(db: Database) -> None:
+async def test_select_by_pairs_searches_the_index(db: Database) -> None:
     """SQLite's plan for the pairs is an index search, not a scan of the table."""
     async with db.read() as conn:
-        query = select(mutes.c.user_id).where(
-            pairs_in("sqlite", mutes.c.user_id, mutes.c.peer_id, "pairs")
+        query = select_by_pairs(
+            "sqlite", (mutes.c.user_id,), mutes.c.user_id, mutes.c.peer_id, "pairs"
         )
         compiled = query.compile(conn.sync_connection)
         params = compiled.construct_params({"pairs": pairs_value("sqlite", [("a", "b")])})

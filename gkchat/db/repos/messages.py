@@ -8,7 +8,7 @@ from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.db.direct import Statement, bulk_insert
-from gkchat.db.engine import pairs_in, pairs_value, upsertable_insert
+from gkchat.db.engine import pairs_value, select_by_pairs, upsertable_insert
 from gkchat.db.repos.friends import ordered
 from gkchat.db.tables import conversations, friendships, messages, users
 from gkchat.domain.models import Conversation, Message, User
@@ -52,8 +52,8 @@ async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
 
 
 _BY_CLIENT_IDS = Statement(
-    lambda dialect: select(*_MESSAGE_COLUMNS).where(
-        pairs_in(dialect, messages.c.sender_id, messages.c.client_id, "keys")
+    lambda dialect: select_by_pairs(
+        dialect, _MESSAGE_COLUMNS, messages.c.sender_id, messages.c.client_id, "keys"
     ),
     ("keys",),
 )
@@ -76,11 +76,13 @@ async def existing_user_ids(conn: AsyncConnection, ids: Iterable[str]) -> set[st
 
 
 _FRIEND_PAIRS = Statement(
-    lambda dialect: (
-        select(friendships.c.user_id1, friendships.c.user_id2)
-        .where(pairs_in(dialect, friendships.c.user_id1, friendships.c.user_id2, "pairs"))
-        .order_by(friendships.c.user_id1, friendships.c.user_id2)
-        .with_for_update(read=True)
+    lambda dialect: select_by_pairs(
+        dialect,
+        (friendships.c.user_id1, friendships.c.user_id2),
+        friendships.c.user_id1,
+        friendships.c.user_id2,
+        "pairs",
+        share_lock=True,
     ),
     ("pairs",),
 )

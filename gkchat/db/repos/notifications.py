@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gkchat.db.direct import Statement, bulk_insert
-from gkchat.db.engine import Database, ids_in, ids_value, pairs_in, pairs_value
+from gkchat.db.engine import Database, ids_in, ids_value, pairs_value, select_by_pairs
 from gkchat.db.tables import mutes, notifications, users
 from gkchat.domain.models import Notification
 from gkchat.domain.pagination import Position
@@ -75,10 +75,13 @@ async def insert_all(conn: AsyncConnection, created: list[Notification]) -> None
 
 
 _OPEN_BURSTS = Statement(
-    lambda dialect: select(n.c.user_id, n.c.actor_id, n.c.id, n.c.count).where(
-        _IS_MESSAGE,
-        n.c.read_at.is_(None),
-        pairs_in(dialect, n.c.user_id, n.c.actor_id, "pairs"),
+    lambda dialect: select_by_pairs(
+        dialect,
+        (n.c.user_id, n.c.actor_id, n.c.id, n.c.count),
+        n.c.user_id,
+        n.c.actor_id,
+        "pairs",
+        where=(_IS_MESSAGE, n.c.read_at.is_(None)),
     ),
     ("pairs",),
 )
@@ -189,8 +192,8 @@ async def usernames(conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
 
 
 _MUTED_PAIRS = Statement(
-    lambda dialect: select(mutes.c.user_id, mutes.c.peer_id).where(
-        pairs_in(dialect, mutes.c.user_id, mutes.c.peer_id, "pairs")
+    lambda dialect: select_by_pairs(
+        dialect, (mutes.c.user_id, mutes.c.peer_id), mutes.c.user_id, mutes.c.peer_id, "pairs"
     ),
     ("pairs",),
 )
