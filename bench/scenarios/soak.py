@@ -70,7 +70,7 @@ def soak_once(
         connect_s = time.monotonic() - t0
         warm = load.step(duration=min(2.0, duration), rate=rate, drain=30)
     fds0, rss0, _ = _settle(server, None)
-    frozen0 = (server.diagnostics() or {}).get("gc_frozen")
+    frozen0 = (server.diagnostics(gc_frozen=True) or {}).get("gc_frozen")
 
     # Cycle 2: the soak. Its steps are numbered on from the warm-up's, so that no client_id
     # repeats one of cycle 1 (a repeat would be an idempotent retry, acked but not delivered).
@@ -98,7 +98,7 @@ def soak_once(
                 }
             )
     fds1, rss1, settle_s = _settle(server, fds0)
-    diagnostics = server.diagnostics() or {}
+    diagnostics = server.diagnostics(gc_frozen=True) or {}
 
     p99s = [s["delivery_p99_ms"] for s in samples if s["delivery_p99_ms"] is not None]
     ordered = sorted(p99s)

@@ -78,3 +78,23 @@ async def test_reset_zeroes_the_worst_figures(start_server: ServerStarter) -> No
 
     assert body["loop_stalls_over_50ms"] == 0
     assert body["loop_stall_max_ms"] < 50
+
+
+async def test_frozen_objects_are_counted_only_on_request(start_server: ServerStarter) -> None:
+    """``gc_frozen`` (a walk of every frozen object) is in the snapshot only when asked for."""
+    server = await start_server(diagnostics=True)
+    async with httpx.AsyncClient(base_url=server.api_url) as client:
+        plain = (await client.get("/diagnostics")).json()
+        counted = (await client.get("/diagnostics", params={"gc_frozen": "true"})).json()
+
+    assert "gc_frozen" not in plain
+    assert isinstance(counted["gc_frozen"], int)
+
+
+async def test_a_malformed_gc_frozen_flag_is_a_client_error(start_server: ServerStarter) -> None:
+    """A ``gc_frozen`` that is not a boolean gets a 4xx in the contract's error shape."""
+    server = await start_server(diagnostics=True)
+    async with httpx.AsyncClient(base_url=server.api_url) as client:
+        response = await client.get("/diagnostics", params={"gc_frozen": "maybe"})
+
+    assert_error(response, 422)
