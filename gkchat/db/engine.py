@@ -145,9 +145,10 @@ def select_by_pairs(
     share_lock: bool = False,
 ) -> Select[Any]:
     """``columns`` of the rows whose ``(first, second)`` is one of the pairs bound to
-    ``name`` (``pairs_value(dialect, pairs)``), ``where`` holds too, and ``(first, second)``
-    is unique among the rows ``where`` admits. With ``share_lock``, the rows are share-locked
-    (PostgreSQL) in the pairs' order, and come out in it.
+    ``name`` (``pairs_value(pairs)``) and for which ``where`` holds. ``(first, second)`` must
+    be unique among the rows ``where`` admits (a key or a unique index): PostgreSQL takes one
+    row per pair. With ``share_lock``, the rows are share-locked (PostgreSQL) in the pairs'
+    order, and come out in it.
 
     Each database searches its index on ``(first, second)`` once per pair, however large the
     table and however many pairs, and the statement's text does not depend on the pairs, so
@@ -197,7 +198,7 @@ def select_by_pairs(
     return query.order_by(keys.c.position) if share_lock else query
 
 
-def pairs_value(dialect: str, pairs: Iterable[tuple[str, str]]) -> str:
+def pairs_value(pairs: Iterable[tuple[str, str]]) -> str:
     """The parameter value for ``select_by_pairs``: the distinct pairs in order, as a JSON
     array."""
     return orjson.dumps(sorted(set(pairs))).decode()

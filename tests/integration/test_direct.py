@@ -142,7 +142,7 @@ async def test_rows_come_back_as_tuples_with_their_types(db: Database) -> None:
     """A query's rows are plain tuples in its column order, times as aware UTC datetimes and
     booleans as bools, as SQLAlchemy would give them."""
     await add_users(db, "ann", "bob", "cyd", at=AT.replace(microsecond=0))
-    pairs = pairs_value(db.dialect, {("bob", "bob@example.com"), ("ann", "ann@example.com")})
+    pairs = pairs_value({("bob", "bob@example.com"), ("ann", "ann@example.com")})
 
     async with db.write() as conn:
         rows = await _users_named().rows(conn, (pairs,))
@@ -230,7 +230,7 @@ async def test_outside_a_write_transaction_is_refused(db: Database) -> None:
     mode."""
     async with db.read() as conn:
         with pytest.raises(RuntimeError, match=r"inside Database\.write"):
-            await _users_named().rows(conn, (pairs_value(db.dialect, set()),))
+            await _users_named().rows(conn, (pairs_value(set()),))
 
 
 def test_a_parameter_not_declared_is_refused() -> None:

@@ -59,7 +59,7 @@ async def found_in_order(
             where=where,
             share_lock=share_lock,
         )
-        rows = await conn.execute(query, {"pairs": pairs_value(dialect, pairs)})
+        rows = await conn.execute(query, {"pairs": pairs_value(pairs)})
         return [(row.user_id, row.peer_id) for row in rows]
 
 

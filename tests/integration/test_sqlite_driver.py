@@ -101,7 +101,7 @@ async def test_select_by_pairs_searches_the_index(db: Database) -> None:
             "sqlite", (mutes.c.user_id,), mutes.c.user_id, mutes.c.peer_id, "pairs"
         )
         compiled = query.compile(conn.sync_connection)
-        params = compiled.construct_params({"pairs": pairs_value("sqlite", [("a", "b")])})
+        params = compiled.construct_params({"pairs": pairs_value([("a", "b")])})
         assert compiled.positiontup is not None
         positional = tuple(params[name] for name in compiled.positiontup)
         plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", positional)

@@ -65,7 +65,7 @@ async def find_by_client_ids(
     """Messages already stored under these (sender_id, client_id) pairs."""
     if not keys:
         return {}
-    rows = await _BY_CLIENT_IDS.rows(conn, (pairs_value(conn.dialect.name, keys),))
+    rows = await _BY_CLIENT_IDS.rows(conn, (pairs_value(keys),))
     found = [_message_from(row) for row in rows]
     return {(m.sender_id, m.client_id or ""): m for m in found}
 
@@ -96,7 +96,7 @@ async def friend_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> se
     """
     if not pairs:
         return set()
-    rows = await _FRIEND_PAIRS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
+    rows = await _FRIEND_PAIRS.rows(conn, (pairs_value(pairs),))
     return {(user_id1, user_id2) for user_id1, user_id2 in rows}
 
 

@@ -96,7 +96,7 @@ async def open_bursts(
     """
     if not pairs:
         return {}
-    rows = await _OPEN_BURSTS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
+    rows = await _OPEN_BURSTS.rows(conn, (pairs_value(pairs),))
     return {(user_id, actor_id): (id_, int(count)) for user_id, actor_id, id_, count in rows}
 
 
@@ -203,7 +203,7 @@ async def muted_pairs(conn: AsyncConnection, pairs: set[tuple[str, str]]) -> set
     """Which (user, peer) pairs have the user muting the peer."""
     if not pairs:
         return set()
-    rows = await _MUTED_PAIRS.rows(conn, (pairs_value(conn.dialect.name, pairs),))
+    rows = await _MUTED_PAIRS.rows(conn, (pairs_value(pairs),))
     return {(user_id, peer_id) for user_id, peer_id in rows}
 
 
