@@ -35,7 +35,11 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from gkchat.domain.models import StreamEvent
 from gkchat.realtime.frames import event_frame
-from gkchat.realtime.socket_writes import coalesced_writer, sansio_protocol, write_frames
+from gkchat.realtime.socket_writes import (
+    sansio_protocol,
+    write_frames,
+    write_frames_when_writable,
+)
 
 log = logging.getLogger("gkchat.ws")
 
@@ -315,9 +319,8 @@ class Connection:
         return texts
 
     async def _send_texts(self, texts: list[str]) -> None:
-        write = coalesced_writer(self.websocket) if len(texts) > 1 else None
-        if write is not None:
-            await write(texts)
+        if self._protocol is not None and len(texts) > 1:
+            await write_frames_when_writable(self._protocol, texts)
             return
         for text in texts:
             await self.websocket.send_text(text)

@@ -5,17 +5,15 @@ a system call, plus the ASGI message and its checks, per frame. A message costs 
 (the sender's ack and ``message.created``, the recipient's ``message.created`` and
 notification), which arrive in a connection's queue together. These functions encode them all
 with uvicorn's own WebSocket protocol object and hand them to the transport in one write.
-``coalesced_writer`` waits for the transport to take data exactly as uvicorn's own send does;
-``write_frames`` is for a caller that cannot wait (``Connection``'s flush, a plain callback)
-and has checked ``protocol.writable`` itself.
+``write_frames_when_writable`` waits for the transport to take data exactly as uvicorn's own
+send does; ``write_frames`` is for a caller that cannot wait (``Connection``'s flush, a plain
+callback) and has checked ``protocol.writable`` itself.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-TextWriter = Callable[[Sequence[str]], Awaitable[None]]
 
 
 def sansio_protocol(websocket: WebSocket) -> WebSocketsSansIOProtocol | None:
@@ -26,19 +24,14 @@ def sansio_protocol(websocket: WebSocket) -> WebSocketsSansIOProtocol | None:
     return protocol if isinstance(protocol, WebSocketsSansIOProtocol) else None
 
 
-def coalesced_writer(websocket: WebSocket) -> TextWriter | None:
-    """A function that sends text frames in one write, or None (see ``sansio_protocol``)."""
-    protocol = sansio_protocol(websocket)
-    if protocol is None:
-        return None
-
-    async def write(texts: Sequence[str]) -> None:
-        # Flow control as uvicorn's own send: wait while the transport's buffer is over its
-        # high-water mark, so a peer that stops reading fills its queue and is dropped.
-        await protocol.writable.wait()
-        write_frames(protocol, texts)
-
-    return write
+async def write_frames_when_writable(
+    protocol: WebSocketsSansIOProtocol, texts: Sequence[str]
+) -> None:
+    """Send ``texts`` in one write once the transport takes data. Flow control as uvicorn's
+    own send: wait while the transport's buffer is over its high-water mark, so a peer that
+    stops reading fills its queue and is dropped."""
+    await protocol.writable.wait()
+    write_frames(protocol, texts)
 
 
 def write_frames(protocol: WebSocketsSansIOProtocol, texts: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from gkchat.realtime.socket_writes import coalesced_writer
+from gkchat.realtime.socket_writes import sansio_protocol
 from tests.conftest import ServerStarter
 from tests.support.factories import UserFactory
 from tests.support.server import RunningServer
@@ -335,7 +335,7 @@ async def test_frames_queued_together_leave_in_one_socket_write_and_in_order(
     async with open_ws(server, alice.token) as ws:
         await wait_for_connections(server, alice.id, 1)
         (connection,) = server.app.state.services.gateway.registry.connections_of(alice.id)
-        assert coalesced_writer(connection.websocket) is not None
+        assert sansio_protocol(connection.websocket) is not None
         for n in range(5):
             connection.push_frame(json.dumps({"type": "test.frame", "data": {"n": n}}))
         frames = [await ws.recv_json() for _ in range(5)]
